@@ -138,6 +138,8 @@ public final class XfsFileOps {
             long endBlock = inode.blockUp(offset + len);
             allocFileSpace(inode, startBlock, endBlock);
             if ((mode & Falloc.KEEP_SIZE) == 0 && offset + len > inode.size()) {
+                // xfs_vn_setattr_size: growing the file zeroes the old EOF block tail like truncate up.
+                bio.zeroRange(inode, inode.size(), offset + len - inode.size(), ops.bufferedWrite);
                 ctx.store.update(() -> {
                     inode.setSize(offset + len);
                     inode.persist(ctx.store);
