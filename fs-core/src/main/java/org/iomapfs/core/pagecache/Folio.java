@@ -128,8 +128,12 @@ public final class Folio {
         int nblocks = SIZE / blockSize;
         if (ifs == null && nblocks > 1) {
             ifs = new FolioState(nblocks);
+            // ifs_alloc: a folio already uptodate or dirty as a whole has every block so.
             if (uptodate) {
                 ifs.uptodate.set(0, nblocks);
+            }
+            if (dirty) {
+                ifs.dirty.set(0, nblocks);
             }
         }
         return ifs;
