@@ -92,6 +92,7 @@ public final class AddressSpace {
             throw new IllegalStateException("delete of an unlocked folio " + f);
         }
         f.markRemoved();
+        dirtyTag.remove(f.index);
         if (pages.remove(f.index, f)) {
             cache.removed();
         }
@@ -106,19 +107,32 @@ public final class AddressSpace {
         }
     }
 
-    /** folio_clear_dirty_for_io: returns whether the folio was dirty. Caller holds the folio lock. */
+    /**
+     * folio_clear_dirty_for_io: clears the dirty flag and returns whether it was set. The dirty tag stays
+     * until writeback starts ({@link #startWriteback}) or the folio is found clean, as in the kernel where
+     * __folio_start_writeback clears PAGECACHE_TAG_DIRTY: an fsync racing with the flusher then still finds
+     * the folio, waits for its lock and sees it under writeback. Caller holds the folio lock.
+     */
     public boolean clearDirtyForIo(Folio f) {
         boolean was = f.testClearDirty();
         if (was) {
             cache.metrics().dirtyFolios.decrementAndGet();
         }
-        dirtyTag.remove(f.index);
         return was;
     }
 
+    /** Drops the dirty tag of a locked folio that is clean (writeback skipped it or found nothing to write). */
+    public void clearTagIfClean(Folio f) {
+        if (!f.isDirty()) {
+            dirtyTag.remove(f.index);
+        }
+    }
+
+    /** __folio_start_writeback: sets writeback and, if the folio is clean, clears its dirty tag. Folio locked. */
     public void startWriteback(Folio f) {
         f.startWriteback();
         cache.metrics().writebackFolios.incrementAndGet();
+        clearTagIfClean(f);
     }
 
     /** folio_end_writeback: may be called from any thread, without the folio lock. */

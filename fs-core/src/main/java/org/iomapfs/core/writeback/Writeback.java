@@ -144,6 +144,9 @@ public final class Writeback implements AutoCloseable {
             long t0 = System.nanoTime();
             folio.lock();
             if (folio.isRemoved() || !folio.isDirty()) {
+                if (!folio.isRemoved()) {
+                    mapping.clearTagIfClean(folio);
+                }
                 folio.unlock();
                 continue;
             }
@@ -172,6 +175,7 @@ public final class Writeback implements AutoCloseable {
         // iomap_writepage_handle_eof: a folio wholly past EOF is being truncated; one straddling EOF has its
         // tail zeroed, because mmap stores may have written past EOF.
         if (pos >= isize) {
+            inode.mapping.clearTagIfClean(folio);
             folio.unlock();
             return;
         }
@@ -212,6 +216,7 @@ public final class Writeback implements AutoCloseable {
         if (error != null) {
             discardFolio(inode, folio, pos);
             if (count == 0) {
+                inode.mapping.clearTagIfClean(folio);
                 folio.unlock();
                 inode.mapping.wbErr.set(Errno.EIO.code);
                 ctx.metrics.writebackErrors.increment();
