@@ -1,0 +1,37 @@
+package org.iomapfs.core;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+
+/**
+ * How an engine instance runs. Defaults suit a mount; tests shrink the cache and intervals.
+ *
+ * @param cacheBytes         page-cache budget; reclaim keeps the cache near it
+ * @param writebackIntervalMs how often the flusher writes back dirty folios in the background (0: never)
+ * @param dirtyThresholdFolios dirty folios that wake the flusher early
+ * @param readaheadFolios    folios read ahead on a cache miss
+ * @param commitIntervalMs   how often the flusher commits metadata when nothing else did
+ * @param registry           where metrics go
+ */
+public record EngineConfig(long cacheBytes, long writebackIntervalMs, long dirtyThresholdFolios, int readaheadFolios,
+                           long commitIntervalMs, MeterRegistry registry) {
+    public static EngineConfig defaults() {
+        return new EngineConfig(256L << 20, 1000, 4096, 32, 5000, new SimpleMeterRegistry());
+    }
+
+    public EngineConfig withCacheBytes(long b) {
+        return new EngineConfig(b, writebackIntervalMs, dirtyThresholdFolios, readaheadFolios, commitIntervalMs, registry);
+    }
+
+    public EngineConfig withWritebackIntervalMs(long ms) {
+        return new EngineConfig(cacheBytes, ms, dirtyThresholdFolios, readaheadFolios, commitIntervalMs, registry);
+    }
+
+    public EngineConfig withDirtyThresholdFolios(long n) {
+        return new EngineConfig(cacheBytes, writebackIntervalMs, n, readaheadFolios, commitIntervalMs, registry);
+    }
+
+    public EngineConfig withRegistry(MeterRegistry r) {
+        return new EngineConfig(cacheBytes, writebackIntervalMs, dirtyThresholdFolios, readaheadFolios, commitIntervalMs, r);
+    }
+}

@@ -1,0 +1,502 @@
+package org.iomapfs.core;
+
+import org.iomapfs.core.api.Controls;
+import org.iomapfs.core.api.DirEntry;
+import org.iomapfs.core.api.Errno;
+import org.iomapfs.core.api.FileAttr;
+import org.iomapfs.core.api.FileType;
+import org.iomapfs.core.api.FsException;
+import org.iomapfs.core.api.OpenFlags;
+import org.iomapfs.core.api.StatFs;
+import org.iomapfs.core.api.Vfs;
+import org.iomapfs.core.buffered.BufferedIo;
+import org.iomapfs.core.dio.DirectIo;
+import org.iomapfs.core.extent.Allocator;
+import org.iomapfs.core.extent.ExtentMap;
+import org.iomapfs.core.inode.FsContext;
+import org.iomapfs.core.inode.Inode;
+import org.iomapfs.core.metrics.EngineMetrics;
+import org.iomapfs.core.namespace.Namespace;
+import org.iomapfs.core.pagecache.AddressSpace;
+import org.iomapfs.core.pagecache.PageCache;
+import org.iomapfs.core.store.ImageDevice;
+import org.iomapfs.core.store.InodeRecord;
+import org.iomapfs.core.store.MvMetaStore;
+import org.iomapfs.core.store.Superblock;
+import org.iomapfs.core.writeback.Writeback;
+import org.iomapfs.core.xfs.XfsFileOps;
+import org.iomapfs.core.xfs.XfsIomapOps;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * One mounted engine: the image, the metadata store, the page cache and the threads, behind {@link Vfs}.
+ * Opening replays nothing (the store reopens at its last commit) but frees orphans: inodes with no link
+ * left, which were open-unlinked when the previous instance stopped.
+ */
+public final class IomapFs implements Vfs, Controls {
+    private final ImageDevice dev;
+    private final MvMetaStore store;
+    private final FsContext ctx;
+    private final Map<Long, Inode> inodes = new ConcurrentHashMap<>();
+    private final Map<Long, Handle> handles = new ConcurrentHashMap<>();
+    private final AtomicLong nextFh = new AtomicLong(1);
+    private final Namespace ns;
+    private final Writeback writeback;
+    private final BufferedIo bio;
+    private final XfsIomapOps ops;
+    private final XfsFileOps files;
+    private final DirectIo dio;
+    private volatile boolean closed;
+
+    /** An open file: the inode, its open flags and the errseq cookie it reports from. */
+    private static final class Handle {
+        final Inode inode;
+        final int flags;
+        final long[] errSince = new long[1];
+
+        Handle(Inode inode, int flags) {
+            this.inode = inode;
+            this.flags = flags;
+            this.errSince[0] = inode.mapping.wbErr.sample();
+        }
+    }
+
+    private IomapFs(ImageDevice dev, MvMetaStore store, EngineConfig config) {
+        this.dev = dev;
+        this.store = store;
+        Superblock sb = store.superblock();
+        EngineMetrics metrics = new EngineMetrics(config.registry());
+        PageCache cache = new PageCache(metrics, config.cacheBytes());
+        Allocator alloc = new Allocator(store, sb.blockCount() - Superblock.FIRST_DATA_BLOCK);
+        this.ctx = new FsContext(store, dev, alloc, cache, metrics, config, inodes::get, inodes::values);
+        this.writeback = new Writeback(ctx);
+        this.bio = new BufferedIo(ctx);
+        XfsIomapOps[] holder = new XfsIomapOps[1];
+        this.ops = new XfsIomapOps(ctx, (inode, s, e) -> bio.writeDelallocRelease(inode, s, e,
+                (in, a, b) -> holder[0].punchDelalloc(in, a, b)));
+        holder[0] = ops;
+        this.files = new XfsFileOps(ctx, bio, ops, writeback);
+        this.dio = new DirectIo(ctx, writeback);
+        this.ns = new Namespace(store, inodes::get, this::instantiate, this::evict);
+        for (InodeRecord r : store.allInodes()) {
+            Inode in = instantiate(r);
+            in.dataFork.load(store.extents(r.ino()));
+            if (r.type() == FileType.DIRECTORY) {
+                for (Map.Entry<String, Long> e : store.listDir(r.ino())) {
+                    in.entries.put(e.getKey(), e.getValue());
+                }
+            }
+        }
+        if (inodes.get(ROOT_INO) == null) {
+            throw new FsException(Errno.EINVAL, "metadata store has no root directory");
+        }
+        for (Inode in : List.copyOf(inodes.values())) {
+            if (in.nlink() == 0) {
+                evict(in);
+            }
+        }
+        ctx.commit(true);
+        writeback.start();
+    }
+
+    /** Opens (mounts) an image made by {@link org.iomapfs.core.store.Mkfs}. */
+    public static IomapFs open(Path image, EngineConfig config) {
+        ImageDevice dev = ImageDevice.open(image, false);
+        MvMetaStore store;
+        try {
+            store = MvMetaStore.open(MvMetaStore.metaPath(image), false);
+        } catch (RuntimeException e) {
+            dev.close();
+            throw e;
+        }
+        Superblock a = dev.superblock();
+        Superblock b = store.superblock();
+        if (!a.equals(b)) {
+            store.crash();
+            dev.close();
+            throw new FsException(Errno.EINVAL, image + ": metadata file belongs to another image (" + b.uuid() + " != " + a.uuid() + ")");
+        }
+        return new IomapFs(dev, store, config);
+    }
+
+    private Inode instantiate(InodeRecord r) {
+        int bs = store.superblock().blockSize();
+        AddressSpace mapping = new AddressSpace(r.ino(), bs, ctx.cache);
+        Inode in = new Inode(r, bs, mapping, new ExtentMap(r.ino(), store, ctx.alloc));
+        inodes.put(r.ino(), in);
+        return in;
+    }
+
+    /** Frees an inode with no links and no opener: page cache, blocks, record. */
+    private void evict(Inode in) {
+        in.iRwsem.writeLock().lock();
+        in.invalidateLock.writeLock().lock();
+        try {
+            in.mapping.truncateRange(0, Long.MAX_VALUE);
+            in.dataFork.ilock.writeLock().lock();
+            try {
+                store.update(() -> {
+                    in.dataFork.removeAll();
+                    store.dropExtents(in.ino);
+                    if (in.type == FileType.DIRECTORY) {
+                        store.dropDir(in.ino);
+                    }
+                    in.kill(store);
+                });
+            } finally {
+                in.dataFork.ilock.writeLock().unlock();
+            }
+            inodes.remove(in.ino);
+        } finally {
+            in.invalidateLock.writeLock().unlock();
+            in.iRwsem.writeLock().unlock();
+        }
+    }
+
+    // --- for tests and tools ---------------------------------------------------------------------
+
+    public FsContext context() { return ctx; }
+
+    public Writeback writeback() { return writeback; }
+
+    public Inode inode(String path) { return ns.resolve(path); }
+
+    public Inode inodeOf(long fh) { return handle(fh).inode; }
+
+    /** Closes without writeback or commit, as a killed process would (tests). */
+    public void crashForTest() {
+        closed = true;
+        store.crash();
+        dev.close();
+    }
+
+    // --- Vfs -------------------------------------------------------------------------------------
+
+    private Handle handle(long fh) {
+        Handle h = handles.get(fh);
+        if (h == null) {
+            throw new FsException(Errno.EBADF, "no open file with handle " + fh);
+        }
+        return h;
+    }
+
+    private Inode regular(Inode in, String what) {
+        if (in.type == FileType.DIRECTORY) {
+            throw new FsException(Errno.EISDIR, what + ": is a directory");
+        }
+        if (in.type != FileType.REGULAR) {
+            throw new FsException(Errno.EINVAL, what + ": not a regular file");
+        }
+        return in;
+    }
+
+    @Override
+    public FileAttr getattr(String path) { return ns.resolve(path).attr(); }
+
+    @Override
+    public FileAttr fgetattr(long fh) { return handle(fh).inode.attr(); }
+
+    @Override
+    public List<DirEntry> readdir(String path) { return ns.readdir(path); }
+
+    @Override
+    public void mkdir(String path, int mode, int uid, int gid) {
+        ns.create(path, FileType.DIRECTORY, mode, uid, gid, null);
+    }
+
+    @Override
+    public void rmdir(String path) { ns.rmdir(path); }
+
+    @Override
+    public long create(String path, int mode, int flags, int uid, int gid) {
+        ns.lock.writeLock().lock();
+        try {
+            Inode in;
+            try {
+                in = ns.create(path, FileType.REGULAR, mode, uid, gid, null);
+            } catch (FsException e) {
+                if (e.errno() != Errno.EEXIST || (flags & OpenFlags.O_EXCL) != 0) {
+                    throw e;
+                }
+                return open(path, flags);
+            }
+            return openInode(in, flags);
+        } finally {
+            ns.lock.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public long open(String path, int flags) {
+        ns.lock.writeLock().lock();
+        try {
+            Inode in = ns.resolve(path);
+            if (in.type == FileType.DIRECTORY && OpenFlags.canWrite(flags)) {
+                throw new FsException(Errno.EISDIR, path + ": is a directory");
+            }
+            long fh = openInode(in, flags);
+            if ((flags & OpenFlags.O_TRUNC) != 0 && OpenFlags.canWrite(flags) && in.type == FileType.REGULAR) {
+                files.truncate(in, 0);
+            }
+            return fh;
+        } finally {
+            ns.lock.writeLock().unlock();
+        }
+    }
+
+    private long openInode(Inode in, int flags) {
+        in.openCount++;
+        long fh = nextFh.getAndIncrement();
+        handles.put(fh, new Handle(in, flags));
+        return fh;
+    }
+
+    @Override
+    public int read(long fh, long offset, ByteBuffer dst) {
+        Handle h = handle(fh);
+        Inode in = regular(h.inode, "read");
+        if (offset < 0) {
+            throw new FsException(Errno.EINVAL, "negative offset " + offset);
+        }
+        return OpenFlags.isDirect(h.flags) ? dio.read(in, offset, dst, ops.read) : files.read(in, offset, dst);
+    }
+
+    @Override
+    public int write(long fh, long offset, ByteBuffer src) {
+        Handle h = handle(fh);
+        Inode in = regular(h.inode, "write");
+        checkWrite(h, offset, src.remaining());
+        return OpenFlags.isDirect(h.flags) ? dio.write(in, offset, src, ops.directWrite) : (int) files.write(in, offset, src);
+    }
+
+    private void checkWrite(Handle h, long offset, int len) {
+        if (!OpenFlags.canWrite(h.flags)) {
+            throw new FsException(Errno.EBADF, "file is not open for writing");
+        }
+        if (offset < 0 || offset + len < 0) {
+            throw new FsException(Errno.EINVAL, "bad offset " + offset);
+        }
+        long max = store.superblock().sizeBytes() * 16;
+        if (offset + len > max) {
+            throw new FsException(Errno.EFBIG, "write past " + max + " bytes (16x the image size)");
+        }
+    }
+
+    @Override
+    public int writePage(long fh, long offset, ByteBuffer src) {
+        Handle h = handle(fh);
+        Inode in = regular(h.inode, "writepage");
+        checkWrite(h, offset, src.remaining());
+        return files.pageWrite(in, offset, src);
+    }
+
+    @Override
+    public void flush(long fh) { handle(fh); }
+
+    @Override
+    public void release(long fh) {
+        ns.lock.writeLock().lock();
+        try {
+            Handle h = handles.remove(fh);
+            if (h == null) {
+                throw new FsException(Errno.EBADF, "no open file with handle " + fh);
+            }
+            h.inode.openCount--;
+            if (h.inode.openCount == 0 && h.inode.nlink() == 0) {
+                evict(h.inode);
+            }
+        } finally {
+            ns.lock.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public void fsync(long fh, boolean datasync) {
+        Handle h = handle(fh);
+        Inode in = h.inode;
+        writeback.writeAndWait(in, 0, Long.MAX_VALUE);
+        in.mapping.maybeClean();
+        ctx.commit(true);
+        int err = in.mapping.wbErr.checkAndAdvance(h.errSince);
+        if (err != 0) {
+            throw new FsException(Errno.EIO, "writeback of inode " + in.ino + " failed since the last fsync of this file");
+        }
+    }
+
+    @Override
+    public void truncate(String path, long size) { files.truncate(regular(ns.resolve(path), path), size); }
+
+    @Override
+    public void ftruncate(long fh, long size) {
+        Handle h = handle(fh);
+        files.truncate(regular(h.inode, "ftruncate"), size);
+    }
+
+    @Override
+    public void unlink(String path) { ns.unlink(path); }
+
+    @Override
+    public void rename(String from, String to) { ns.rename(from, to); }
+
+    @Override
+    public void link(String existing, String newPath) { ns.link(existing, newPath); }
+
+    @Override
+    public void symlink(String target, String linkPath, int uid, int gid) {
+        if (target.isEmpty() || target.length() > 4095) {
+            throw new FsException(Errno.ENAMETOOLONG, "symlink target length " + target.length() + " not in 1..4095");
+        }
+        ns.create(linkPath, FileType.SYMLINK, 0777, uid, gid, target);
+    }
+
+    @Override
+    public String readlink(String path) {
+        Inode in = ns.resolve(path);
+        if (in.type != FileType.SYMLINK) {
+            throw new FsException(Errno.EINVAL, path + ": not a symbolic link");
+        }
+        return in.symlinkTarget;
+    }
+
+    @Override
+    public void chmod(String path, int mode) {
+        Inode in = ns.resolve(path);
+        in.setMode(mode & 07777);
+        store.update(() -> in.persist(store));
+    }
+
+    @Override
+    public void chown(String path, int uid, int gid) {
+        Inode in = ns.resolve(path);
+        in.setOwner(uid, gid);
+        store.update(() -> in.persist(store));
+    }
+
+    @Override
+    public void utimens(String path, long atimeNs, long mtimeNs) {
+        Inode in = ns.resolve(path);
+        FileAttr a = in.attr();
+        long now = Inode.now();
+        long at = atimeNs == UTIME_NOW ? now : atimeNs == UTIME_OMIT ? a.atimeNs() : atimeNs;
+        long mt = mtimeNs == UTIME_NOW ? now : mtimeNs == UTIME_OMIT ? a.mtimeNs() : mtimeNs;
+        in.setTimes(at, mt);
+        store.update(() -> in.persist(store));
+    }
+
+    @Override
+    public StatFs statfs() {
+        Superblock sb = store.superblock();
+        long avail = Math.max(0, ctx.alloc.available());
+        return new StatFs(sb.blockSize(), ctx.alloc.dataBlocks(), avail, avail, inodes.size() + 1_000_000L, 1_000_000L,
+                Namespace.NAME_MAX);
+    }
+
+    @Override
+    public void fallocate(long fh, int mode, long offset, long length) {
+        Handle h = handle(fh);
+        if (!OpenFlags.canWrite(h.flags)) {
+            throw new FsException(Errno.EBADF, "file is not open for writing");
+        }
+        files.fallocate(regular(h.inode, "fallocate"), mode, offset, length);
+    }
+
+    @Override
+    public long lseek(long fh, long offset, int whence) {
+        return files.seek(regular(handle(fh).inode, "lseek"), offset, whence);
+    }
+
+    @Override
+    public void sync() {
+        writeback.writebackAll(true);
+        ctx.commit(true);
+    }
+
+    @Override
+    public void dropCaches() {
+        writeback.writebackAll(true);
+        ctx.cache.dropClean();
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        writeback.close();
+        ctx.commit(true);
+        store.close();
+        dev.close();
+    }
+
+    // --- Controls ----------------------------------------------------------------------------------
+
+    private static final List<String> KEYS = List.of("metrics", "drop_caches", "sync", "cache_bytes");
+
+    @Override
+    public List<String> keys() { return KEYS; }
+
+    @Override
+    public boolean writable(String key) { return !key.equals("metrics"); }
+
+    @Override
+    public String read(String key) {
+        return switch (key) {
+            case "metrics" -> metricsText();
+            case "drop_caches", "sync" -> "0\n";
+            case "cache_bytes" -> ctx.cache.budgetBytes() + "\n";
+            default -> throw new FsException(Errno.ENOENT, "unknown control " + key);
+        };
+    }
+
+    @Override
+    public void write(String key, String value) {
+        String v = value.trim();
+        switch (key) {
+            case "drop_caches" -> {
+                if (!v.equals("1")) {
+                    throw new FsException(Errno.EINVAL, "drop_caches takes 1, not '" + v + "'");
+                }
+                dropCaches();
+            }
+            case "sync" -> {
+                if (!v.equals("1")) {
+                    throw new FsException(Errno.EINVAL, "sync takes 1, not '" + v + "'");
+                }
+                sync();
+            }
+            case "cache_bytes" -> {
+                long b;
+                try {
+                    b = Long.parseLong(v);
+                } catch (NumberFormatException e) {
+                    throw new FsException(Errno.EINVAL, "cache_bytes takes a byte count >= 4096, not '" + v + "'");
+                }
+                if (b < 4096) {
+                    throw new FsException(Errno.EINVAL, "cache_bytes takes a byte count >= 4096, not '" + v + "'");
+                }
+                ctx.cache.setBudgetBytes(b);
+            }
+            case "metrics" -> throw new FsException(Errno.EACCES, "metrics is read-only");
+            default -> throw new FsException(Errno.ENOENT, "unknown control " + key);
+        }
+    }
+
+    private String metricsText() {
+        StringBuilder sb = new StringBuilder();
+        ctx.metrics.registry.getMeters().stream()
+                .sorted(java.util.Comparator.comparing(m -> m.getId().getName()))
+                .forEach(m -> m.measure().forEach(ms -> sb.append(m.getId().getName().replace('.', '_'))
+                        .append(ms.getStatistic() == io.micrometer.core.instrument.Statistic.VALUE
+                                || ms.getStatistic() == io.micrometer.core.instrument.Statistic.COUNT ? ""
+                                : "_" + ms.getStatistic().name().toLowerCase())
+                        .append(' ').append((long) ms.getValue()).append('\n')));
+        return sb.toString();
+    }
+}

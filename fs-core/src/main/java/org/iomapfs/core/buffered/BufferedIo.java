@@ -1,0 +1,582 @@
+package org.iomapfs.core.buffered;
+
+import org.iomapfs.core.api.Errno;
+import org.iomapfs.core.api.FsException;
+import org.iomapfs.core.hooks.HookPoint;
+import org.iomapfs.core.inode.FsContext;
+import org.iomapfs.core.inode.Inode;
+import org.iomapfs.core.iomap.Iomap;
+import org.iomapfs.core.iomap.IomapIter;
+import org.iomapfs.core.iomap.IomapOps;
+import org.iomapfs.core.iomap.IomapType;
+import org.iomapfs.core.pagecache.AddressSpace;
+import org.iomapfs.core.pagecache.Folio;
+
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+
+/**
+ * The iomap buffered I/O core (fs/iomap/buffered-io.c, 6.6 era, with the 6.2 stale-iomap fixes): reads
+ * and readahead, write_begin/copy/write_end, zeroing, page_mkwrite and the delalloc release scan after a
+ * failed write. Locking follows {@link org.iomapfs.core.inode.LockOrder}; callers hold i_rwsem (or, for
+ * faults, invalidate_lock) as the kernel's callers do.
+ */
+public final class BufferedIo {
+    /** Copy-in attempts without progress before a write gives EFAULT. */
+    private static final int MAX_FAULT_RETRIES = 1000;
+
+    private final FsContext ctx;
+
+    public BufferedIo(FsContext ctx) {
+        this.ctx = ctx;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // read
+
+    /**
+     * filemap_read: copies up to {@code dst.remaining()} bytes at {@code pos} out of the page cache,
+     * reading folios in (with readahead) as needed. Caller holds i_rwsem shared. Returns the bytes read.
+     */
+    public int read(Inode inode, long pos, ByteBuffer dst, IomapOps readOps) {
+        int total = 0;
+        while (dst.hasRemaining()) {
+            long size = inode.size();
+            if (pos >= size) {
+                break;
+            }
+            long idx = pos / Folio.SIZE;
+            Folio f = getUptodateFolio(inode, idx, readOps);
+            // i_size must be checked after the folio is uptodate (filemap_read).
+            size = inode.size();
+            int off = (int) (pos - f.pos());
+            int n = (int) Math.min(Math.min(Folio.SIZE - off, dst.remaining()), size - pos);
+            if (n <= 0) {
+                break;
+            }
+            dst.put(f.data(), off, n);
+            pos += n;
+            total += n;
+        }
+        inode.touchAtime();
+        return total;
+    }
+
+    /** filemap_get_pages + filemap_update_page: an uptodate folio at idx (not locked, may be evicted later). */
+    public Folio getUptodateFolio(Inode inode, long idx, IomapOps readOps) {
+        AddressSpace mapping = inode.mapping;
+        while (true) {
+            Folio f = mapping.find(idx);
+            if (f == null) {
+                readahead(inode, idx, ctx.config.readaheadFolios(), readOps);
+                f = mapping.find(idx);
+                if (f == null) {
+                    continue;
+                }
+            }
+            if (f.isUptodate()) {
+                return f;
+            }
+            f.lock();
+            try {
+                if (f.isRemoved()) {
+                    continue;
+                }
+                if (!f.isUptodate()) {
+                    readFolio(inode, f, readOps);
+                }
+                return f;
+            } finally {
+                f.unlock();
+            }
+        }
+    }
+
+    /** page_cache_ra_unbounded: adds and reads the missing folios of [idx, idx + n) below EOF. */
+    void readahead(Inode inode, long idx, int n, IomapOps readOps) {
+        long lastIdx = Math.max(idx, (inode.size() - 1) / Folio.SIZE);
+        for (long i = idx; i < idx + n && i <= lastIdx; i++) {
+            Folio f = inode.mapping.addLockedIfAbsent(i);
+            if (f == null) {
+                if (i == idx) {
+                    continue;
+                }
+                break;
+            }
+            try {
+                readFolio(inode, f, readOps);
+            } finally {
+                f.unlock();
+            }
+        }
+    }
+
+    /**
+     * iomap_read_folio: fills the blocks of a locked folio that are not uptodate, zeroing those that
+     * iomap_block_needs_zeroing says hold no data and reading the rest from the image.
+     */
+    public void readFolio(Inode inode, Folio f, IomapOps readOps) {
+        int bs = inode.blockSize;
+        f.attachState(bs);
+        IomapIter iter = new IomapIter(inode, f.pos(), Folio.SIZE, 0, readOps, ctx.metrics);
+        iter.run(it -> {
+            long pos = it.pos;
+            long end = pos + it.length();
+            while (pos < end) {
+                int off = (int) (pos - f.pos());
+                int block = off / bs;
+                if (!f.blockUptodate(block)) {
+                    if (blockNeedsZeroing(it, pos)) {
+                        Arrays.fill(f.data(), off, off + bs, (byte) 0);
+                    } else {
+                        ctx.dev.read(it.iomap.addrOf(pos), f.data(), off, bs);
+                    }
+                    f.setRangeUptodate(off, bs, bs);
+                }
+                pos += bs;
+            }
+            return it.length();
+        });
+    }
+
+    /** iomap_block_needs_zeroing. */
+    static boolean blockNeedsZeroing(IomapIter iter, long pos) {
+        Iomap srcmap = iter.iomap;
+        return srcmap.type != IomapType.MAPPED || srcmap.isNew() || pos >= iter.inode.size();
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // write
+
+    /**
+     * A buffered write(2) body (xfs_file_buffered_write without the locking): iomap_file_buffered_write,
+     * repeated after a short copy as a caller does after fault_in_iov_iter_readable (the gfs2 loop,
+     * 00bfe02f4796), so the caller sees the whole write unless an error stops it. Caller holds i_rwsem
+     * exclusive. Returns the bytes written.
+     */
+    public long write(Inode inode, long pos, ByteBuffer src, IomapOps ops) {
+        long len = src.remaining();
+        long done = 0;
+        int stalls = 0;
+        while (done < len) {
+            long n;
+            try {
+                n = fileBufferedWrite(inode, pos + done, src, (int) done, len - done, ops);
+            } catch (FsException e) {
+                if (done > 0) {
+                    break;
+                }
+                throw e;
+            }
+            done += n;
+            if (n == 0 && ++stalls > MAX_FAULT_RETRIES) {
+                if (done > 0) {
+                    break;
+                }
+                throw new FsException(Errno.EFAULT, "copy from the user buffer keeps failing at offset " + (pos + done));
+            }
+        }
+        src.position(src.position() + (int) done);
+        if (done > 0) {
+            inode.touchMtime();
+        }
+        return done;
+    }
+
+    /** iomap_file_buffered_write: one pass of the iomap iterator over [pos, pos + len). */
+    long fileBufferedWrite(Inode inode, long pos, ByteBuffer src, int srcOff, long len, IomapOps ops) {
+        IomapIter iter = new IomapIter(inode, pos, len, IomapOps.WRITE, ops, ctx.metrics);
+        int base = src.position() + srcOff;
+        return iter.run(it -> writeIter(it, src, base + (int) (it.pos - pos)));
+    }
+
+    /** iomap_write_iter: copies into one folio at a time under one mapping. */
+    long writeIter(IomapIter iter, ByteBuffer src, int srcPos) {
+        long length = iter.length();
+        long pos = iter.pos;
+        long written = 0;
+        ctx.hooks.fire(HookPoint.WRITE_AFTER_BEGIN, iter.inode, pos);
+        while (length > 0) {
+            int offset = (int) (pos % Folio.SIZE);
+            int bytes = (int) Math.min(Folio.SIZE - offset, length);
+            Folio folio;
+            try {
+                folio = writeBegin(iter, pos, bytes);
+            } catch (FsException e) {
+                if (written > 0) {
+                    break;
+                }
+                throw e;
+            }
+            if (folio == null) {
+                break;
+            }
+            int copied = copyIn(iter.inode, pos, src, srcPos + (int) written, folio, offset, bytes);
+            int status = writeEnd(iter, pos, bytes, copied, folio);
+            pos += status;
+            written += status;
+            length -= status;
+            if (status < bytes) {
+                // A short copy: end this pass here; the caller faults the buffer in and writes the rest.
+                break;
+            }
+        }
+        ctx.hooks.fire(HookPoint.WRITE_BEFORE_END, iter.inode, pos);
+        return written;
+    }
+
+    private int copyIn(Inode inode, long pos, ByteBuffer src, int srcPos, Folio folio, int off, int bytes) {
+        int n = Math.max(0, Math.min(bytes, ctx.hooks.copyInAllowed(inode, pos, bytes)));
+        src.get(srcPos, folio.data(), off, n);
+        return n;
+    }
+
+    /**
+     * iomap_write_begin: the locked folio for [pos, pos + len), or null when the cached mapping went stale
+     * (IOMAP_F_STALE set, the short write ends this iteration and the iterator maps again).
+     */
+    Folio writeBegin(IomapIter iter, long pos, int len) {
+        Inode inode = iter.inode;
+        Folio folio = inode.mapping.grabLocked(pos / Folio.SIZE);
+        // d7b64041164c "iomap: write iomap validity checks": with the folio locked, check that the mapping
+        // cached since ->iomap_begin still describes the file; writeback, I/O completion and reclaim may
+        // have changed the extent (and evicted the folio) while the write was copying other folios.
+        boolean valid = iter.ops().valid(inode, iter.iomap);
+        ctx.hooks.fire(HookPoint.WRITE_BEGIN_VALIDATED, inode, pos);
+        if (!valid) {
+            iter.iomap.flags |= Iomap.F_STALE;
+            ctx.metrics.staleMaps.increment();
+            folio.unlock();
+            writeFailed(inode, pos, len);
+            return null;
+        }
+        try {
+            blockStart(iter, folio, pos, len);
+        } catch (RuntimeException e) {
+            folio.unlock();
+            writeFailed(inode, pos, len);
+            throw e;
+        }
+        return folio;
+    }
+
+    /** __iomap_write_begin: brings the blocks a partial write touches uptodate, by zeroing or reading. */
+    void blockStart(IomapIter iter, Folio folio, long pos, int len) {
+        Inode inode = iter.inode;
+        int bs = inode.blockSize;
+        long blockStart = Math.floorDiv(pos, bs) * bs;
+        long blockEnd = ceil(pos + len, bs);
+        int from = (int) (pos - folio.pos());
+        int to = from + len;
+        if (pos <= folio.pos() && pos + len >= folio.pos() + Folio.SIZE) {
+            return;
+        }
+        folio.attachState(bs);
+        if (folio.isUptodate()) {
+            return;
+        }
+        do {
+            long[] r = adjustReadRange(inode, folio, blockStart, blockEnd - blockStart);
+            blockStart = r[0];
+            int poff = (int) r[1];
+            int plen = (int) r[2];
+            if (plen == 0) {
+                break;
+            }
+            if ((from <= poff || from >= poff + plen) && (to <= poff || to >= poff + plen)) {
+                blockStart += plen;
+                continue;
+            }
+            if (blockNeedsZeroing(iter, blockStart)) {
+                Arrays.fill(folio.data(), poff, from > poff ? Math.min(from, poff + plen) : poff, (byte) 0);
+                if (to < poff + plen) {
+                    Arrays.fill(folio.data(), Math.max(to, poff), poff + plen, (byte) 0);
+                }
+            } else {
+                ctx.dev.read(iter.iomap.addrOf(blockStart), folio.data(), poff, plen);
+            }
+            folio.setRangeUptodate(poff, plen, bs);
+            blockStart += plen;
+        } while (blockStart < blockEnd);
+    }
+
+    /**
+     * iomap_adjust_read_range: skips leading and trailing uptodate blocks and stops at the block holding
+     * i_size. Returns {new pos, offset in folio, length}.
+     */
+    static long[] adjustReadRange(Inode inode, Folio folio, long pos, long length) {
+        int bs = inode.blockSize;
+        long isize = inode.size();
+        long origPos = pos;
+        int poff = (int) (pos - folio.pos());
+        int plen = (int) Math.min(Folio.SIZE - poff, length);
+        int first = poff / bs;
+        int last = (poff + plen - 1) / bs;
+        if (folio.hasState()) {
+            int i;
+            for (i = first; i <= last; i++) {
+                if (!folio.blockUptodate(i)) {
+                    break;
+                }
+                pos += bs;
+                poff += bs;
+                plen -= bs;
+                first++;
+            }
+            for (; i <= last; i++) {
+                if (folio.blockUptodate(i)) {
+                    plen -= (last - i + 1) * bs;
+                    last = i - 1;
+                    break;
+                }
+            }
+        }
+        if (origPos <= isize && origPos + length > isize) {
+            int end = (int) ((isize - 1 - folio.pos()) / bs);
+            if (isize > folio.pos() && first <= end && last > end) {
+                plen -= (last - end) * bs;
+            }
+        }
+        return new long[]{pos, poff, Math.max(0, plen)};
+    }
+
+    /**
+     * iomap_write_end + __iomap_write_end: commits {@code copied} bytes (all or, into a folio that is not
+     * uptodate, nothing), updates i_size and unlocks the folio. Returns the bytes committed.
+     */
+    int writeEnd(IomapIter iter, long pos, int len, int copied, Folio folio) {
+        Inode inode = iter.inode;
+        int bs = inode.blockSize;
+        long oldSize = inode.size();
+        int ret;
+        if (copied < len && !folio.isUptodate()) {
+            ret = 0;
+        } else {
+            int off = (int) (pos - folio.pos());
+            folio.setRangeUptodate(off, len, bs);
+            folio.setRangeDirty(off, copied, bs);
+            if (copied > 0) {
+                inode.mapping.dirtyFolio(folio);
+            }
+            ret = copied;
+        }
+        if (pos + ret > oldSize) {
+            inode.setSize(pos + ret);
+        }
+        folio.unlock();
+        if (ret < len) {
+            writeFailed(inode, pos + ret, len - ret);
+        }
+        return ret;
+    }
+
+    /** iomap_write_failed: drop page cache the failed part of a write instantiated beyond EOF. */
+    private void writeFailed(Inode inode, long pos, long len) {
+        long size = inode.size();
+        if (pos + len > size) {
+            truncateBeyondEof(inode, Math.max(pos, size), pos + len - 1);
+        }
+    }
+
+    /** truncate_pagecache_range beyond EOF; only folios entirely past EOF are deleted, others are kept. */
+    private void truncateBeyondEof(Inode inode, long start, long end) {
+        long firstWhole = (start + Folio.SIZE - 1) / Folio.SIZE * Folio.SIZE;
+        if (firstWhole <= end) {
+            inode.mapping.truncateRange(firstWhole, end);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // zeroing
+
+    /** iomap_zero_range: zeroes [pos, pos + len) in the page cache where the file has (or will have) data. */
+    public void zeroRange(Inode inode, long pos, long len, IomapOps ops) {
+        if (len <= 0) {
+            return;
+        }
+        IomapIter iter = new IomapIter(inode, pos, len, IomapOps.WRITE | IomapOps.ZERO, ops, ctx.metrics);
+        iter.run(this::zeroIter);
+    }
+
+    /** iomap_zero_iter. */
+    long zeroIter(IomapIter iter) {
+        long pos = iter.pos;
+        long length = iter.length();
+        long written = 0;
+        if (iter.iomap.type == IomapType.HOLE || iter.iomap.type == IomapType.UNWRITTEN) {
+            return length;
+        }
+        do {
+            int offset = (int) (pos % Folio.SIZE);
+            int bytes = (int) Math.min(Folio.SIZE - offset, length);
+            Folio folio = writeBegin(iter, pos, bytes);
+            if (folio == null) {
+                break;
+            }
+            Arrays.fill(folio.data(), offset, offset + bytes, (byte) 0);
+            int n = writeEnd(iter, pos, bytes, bytes, folio);
+            if (n == 0) {
+                throw new FsException(Errno.EIO, "zeroing made no progress at " + pos);
+            }
+            pos += n;
+            length -= n;
+            written += n;
+        } while (length > 0);
+        return written;
+    }
+
+    /** iomap_truncate_page: zeroes from pos to the end of its block. */
+    public void truncatePage(Inode inode, long pos, IomapOps ops) {
+        int off = (int) (pos % inode.blockSize);
+        if (off != 0) {
+            zeroRange(inode, pos, inode.blockSize - off, ops);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // page faults
+
+    /**
+     * A write fault on a shared mapping followed by the store, as a FUSE writepage or an in-process
+     * mapping delivers it: filemap_fault brings the folio uptodate, iomap_page_mkwrite dirties it through
+     * {@code ops}, then {@code src} is stored into it while it is locked. Bytes past EOF are not stored
+     * (the kernel does not write them back). Caller holds invalidate_lock shared. Returns the bytes stored.
+     */
+    public int pageMkwriteStore(Inode inode, long pos, ByteBuffer src, IomapOps ops, IomapOps readOps) {
+        int total = 0;
+        while (src.hasRemaining()) {
+            long idx = pos / Folio.SIZE;
+            int off = (int) (pos - idx * Folio.SIZE);
+            int want = Math.min(Folio.SIZE - off, src.remaining());
+            Folio folio = pageMkwrite(inode, idx, ops, readOps);
+            if (folio == null) {
+                break;
+            }
+            try {
+                ctx.hooks.fire(HookPoint.MKWRITE_DIRTIED, inode, pos);
+                int n = (int) Math.max(0, Math.min(want, inode.size() - pos));
+                src.get(src.position(), folio.data(), off, n);
+                src.position(src.position() + want);
+                total += want;
+                pos += want;
+            } finally {
+                folio.unlock();
+            }
+        }
+        if (total > 0) {
+            inode.touchMtime();
+        }
+        return total;
+    }
+
+    /**
+     * filemap_fault + iomap_page_mkwrite: returns the folio at idx locked, uptodate and dirty, with blocks
+     * reserved, or null if it lies beyond EOF (SIGBUS).
+     */
+    public Folio pageMkwrite(Inode inode, long idx, IomapOps ops, IomapOps readOps) {
+        while (true) {
+            if (idx * Folio.SIZE >= inode.size()) {
+                return null;
+            }
+            Folio folio = getUptodateFolio(inode, idx, readOps);
+            folio.lock();
+            if (folio.isRemoved()) {
+                folio.unlock();
+                continue;
+            }
+            long len = mkwriteCheckTruncate(folio, inode);
+            if (len < 0) {
+                folio.unlock();
+                return null;
+            }
+            try {
+                IomapIter iter = new IomapIter(inode, folio.pos(), len, IomapOps.WRITE | IomapOps.FAULT, ops, ctx.metrics);
+                iter.run(it -> folioMkwriteIter(it, folio));
+            } catch (RuntimeException e) {
+                folio.unlock();
+                throw e;
+            }
+            return folio;
+        }
+    }
+
+    /** folio_mkwrite_check_truncate: bytes of the folio inside EOF, or -1. */
+    private static long mkwriteCheckTruncate(Folio folio, Inode inode) {
+        long size = inode.size();
+        if (folio.pos() >= size) {
+            return -1;
+        }
+        return Math.min(Folio.SIZE, size - folio.pos());
+    }
+
+    /** iomap_folio_mkwrite_iter: the folio was made uptodate by the fault; dirty it (iomap_dirty_folio). */
+    private long folioMkwriteIter(IomapIter iter, Folio folio) {
+        if (!folio.isUptodate()) {
+            throw new FsException(Errno.EIO, "WARN: page_mkwrite on a folio that is not uptodate: " + folio);
+        }
+        folio.attachState(iter.inode.blockSize);
+        folio.setRangeDirty(0, Folio.SIZE, iter.inode.blockSize);
+        iter.inode.mapping.dirtyFolio(folio);
+        return iter.length();
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // failed-write cleanup
+
+    /**
+     * iomap_write_delalloc_release (f43dc4dc3eff "iomap: buffered write failure should not truncate the page
+     * cache"): under invalidate_lock exclusive, walk the cached data in [start, end) and punch delalloc only
+     * where no dirty folio sits; everything beyond EOF is always punched.
+     */
+    public void writeDelallocRelease(Inode inode, long startByte, long endByte, DelallocRelease punch) {
+        inode.invalidateLock.writeLock().lock();
+        try {
+            long punchStart = startByte;
+            long scanEnd = Math.min(inode.size(), endByte);
+            long start = startByte;
+            while (start < scanEnd) {
+                long dataStart = inode.mapping.seekHoleData(start, scanEnd, true);
+                if (dataStart < 0 || dataStart == scanEnd) {
+                    break;
+                }
+                long dataEnd = inode.mapping.seekHoleData(dataStart, scanEnd, false);
+                if (dataEnd == dataStart) {
+                    start = dataStart + 1;
+                    continue;
+                }
+                punchStart = delallocScan(inode, punchStart, dataStart, dataEnd, punch);
+                start = dataEnd;
+            }
+            if (punchStart < endByte) {
+                punch.release(inode, punchStart, endByte);
+            }
+        } finally {
+            inode.invalidateLock.writeLock().unlock();
+        }
+    }
+
+    /** iomap_write_delalloc_scan: keeps delalloc under dirty folios. Returns the new punch start. */
+    private long delallocScan(Inode inode, long punchStart, long start, long end, DelallocRelease punch) {
+        while (start < end) {
+            long idx = start / Folio.SIZE;
+            Folio folio = inode.mapping.lockFolio(idx);
+            long next = (idx + 1) * Folio.SIZE;
+            if (folio != null) {
+                try {
+                    if (folio.isDirty()) {
+                        if (start > punchStart) {
+                            punch.release(inode, punchStart, start);
+                        }
+                        punchStart = Math.min(end, next);
+                    }
+                } finally {
+                    folio.unlock();
+                }
+            }
+            start = next;
+        }
+        return punchStart;
+    }
+
+    private static long ceil(long v, long a) { return (v + a - 1) / a * a; }
+}

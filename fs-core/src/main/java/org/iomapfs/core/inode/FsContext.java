@@ -1,0 +1,64 @@
+package org.iomapfs.core.inode;
+
+import org.iomapfs.core.EngineConfig;
+import org.iomapfs.core.block.BlockDev;
+import org.iomapfs.core.extent.Allocator;
+import org.iomapfs.core.hooks.Hooks;
+import org.iomapfs.core.metrics.EngineMetrics;
+import org.iomapfs.core.pagecache.PageCache;
+import org.iomapfs.core.store.MetaStore;
+
+import java.util.Collection;
+import java.util.List;
+import java.util.function.LongFunction;
+import java.util.function.Supplier;
+
+/**
+ * What every part of one mounted engine shares (the struct xfs_mount / super_block of this model), and the
+ * metadata commit: attribute changes are flushed inside an update, the store commits, then the extents that
+ * the committed transactions freed become allocatable (busy extents cleared).
+ */
+public final class FsContext {
+    public final MetaStore store;
+    public final BlockDev dev;
+    public final Allocator alloc;
+    public final PageCache cache;
+    public final EngineMetrics metrics;
+    public final EngineConfig config;
+    public final Hooks hooks = new Hooks();
+    public final int blockSize;
+    private final LongFunction<Inode> inodeLookup;
+    private final Supplier<Collection<Inode>> allInodes;
+
+    public FsContext(MetaStore store, BlockDev dev, Allocator alloc, PageCache cache, EngineMetrics metrics,
+                     EngineConfig config, LongFunction<Inode> inodeLookup, Supplier<Collection<Inode>> allInodes) {
+        this.store = store;
+        this.dev = dev;
+        this.alloc = alloc;
+        this.cache = cache;
+        this.metrics = metrics;
+        this.config = config;
+        this.blockSize = store.superblock().blockSize();
+        this.inodeLookup = inodeLookup;
+        this.allInodes = allInodes;
+    }
+
+    /** The in-core inode, or null if it was evicted. */
+    public Inode inode(long ino) { return inodeLookup.apply(ino); }
+
+    /** Commits metadata; with {@code durable}, forces data and metadata to stable storage first/with it. */
+    public void commit(boolean durable) {
+        List<long[]> busy = alloc.busySnapshot();
+        store.update(() -> {
+            for (Inode inode : allInodes.get()) {
+                inode.persistIfDirty(store);
+            }
+        });
+        if (durable) {
+            dev.force();
+        }
+        store.commit(durable);
+        metrics.commits.increment();
+        alloc.busyCommitted(busy);
+    }
+}

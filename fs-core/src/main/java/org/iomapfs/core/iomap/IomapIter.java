@@ -1,0 +1,105 @@
+package org.iomapfs.core.iomap;
+
+import org.iomapfs.core.api.FsException;
+import org.iomapfs.core.inode.Inode;
+import org.iomapfs.core.metrics.EngineMetrics;
+
+/**
+ * struct iomap_iter and iomap_iter() as of the stale-iomap fix (d7b64041164c): each step calls
+ * {@code ->iomap_end} with the bytes processed, then advances; a step that processed nothing ends the walk
+ * unless the mapping was marked STALE, in which case the rest of the range is mapped again.
+ */
+public final class IomapIter {
+    public final Inode inode;
+    public final int flags;
+    private final IomapOps ops;
+    private final EngineMetrics metrics;
+    public long pos;
+    public long len;
+    public Iomap iomap;
+    /** Bytes done by the current step; negative means failure. */
+    public long processed;
+    private FsException failure;
+
+    @FunctionalInterface
+    public interface Actor {
+        /** Processes [iter.pos, iter.pos + iter.length()) of iter.iomap; returns the bytes done. */
+        long apply(IomapIter iter);
+    }
+
+    public IomapIter(Inode inode, long pos, long len, int flags, IomapOps ops, EngineMetrics metrics) {
+        this.inode = inode;
+        this.pos = pos;
+        this.len = len;
+        this.flags = flags;
+        this.ops = ops;
+        this.metrics = metrics;
+    }
+
+    public IomapOps ops() { return ops; }
+
+    /** iomap_length(): what remains of the request inside the current mapping. */
+    public long length() {
+        return Math.min(len, iomap.end() - pos);
+    }
+
+    /**
+     * Runs the whole walk; returns the total bytes processed. A failing step's error is thrown after
+     * ->iomap_end, unless earlier steps made progress, which is then returned (a short result, as
+     * iomap_file_buffered_write returns iter.pos - ki_pos).
+     */
+    public long run(Actor actor) {
+        long start = pos;
+        try {
+            while (next()) {
+                try {
+                    processed = actor.apply(this);
+                } catch (FsException e) {
+                    processed = -1;
+                    failure = e;
+                }
+            }
+        } catch (FsException e) {
+            if (pos > start) {
+                return pos - start;
+            }
+            throw e;
+        }
+        return pos - start;
+    }
+
+    private boolean next() {
+        boolean stale = false;
+        if (iomap != null) {
+            IomapOps.End end = ops.end();
+            if (end != null) {
+                end.end(inode, pos, length(), processed > 0 ? processed : 0, flags, iomap);
+            }
+            if (processed < 0) {
+                throw failure;
+            }
+            stale = iomap.isStale();
+            if (processed == 0 && !stale) {
+                return false;
+            }
+            if (processed > length()) {
+                throw new IllegalStateException("iomap actor processed " + processed + " > " + length());
+            }
+            pos += processed;
+            len -= processed;
+            if (len == 0) {
+                return false;
+            }
+        }
+        processed = 0;
+        iomap = ops.begin(inode, pos, len, flags);
+        metrics.iomapBegins.increment();
+        if (stale) {
+            metrics.remaps.increment();
+        }
+        if (iomap.isStale() || iomap.offset > pos || iomap.end() <= pos) {
+            throw new IllegalStateException("iomap_begin returned " + iomap + " for pos " + pos);
+        }
+        return true;
+    }
+}

@@ -1,0 +1,261 @@
+package org.iomapfs.core.pagecache;
+
+import org.iomapfs.core.api.Errno;
+import org.iomapfs.core.api.FsException;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.ConcurrentSkipListSet;
+
+/**
+ * The page cache of one inode ({@code struct address_space}): folios by index, the dirty tag, and the
+ * writeback error (errseq). Folios are added and deleted only with their lock held, so a folio found and
+ * then locked is still in the mapping unless {@link Folio#isRemoved()} says otherwise.
+ */
+public final class AddressSpace {
+    public final long ino;
+    public final int blockSize;
+    private final PageCache cache;
+    private final ConcurrentSkipListMap<Long, Folio> pages = new ConcurrentSkipListMap<>();
+    private final ConcurrentSkipListSet<Long> dirtyTag = new ConcurrentSkipListSet<>();
+    public final Errseq wbErr = new Errseq();
+
+    public AddressSpace(long ino, int blockSize, PageCache cache) {
+        this.ino = ino;
+        this.blockSize = blockSize;
+        this.cache = cache;
+    }
+
+    public PageCache cache() { return cache; }
+
+    /** filemap_get_folio without locking; may return a folio that is being removed. */
+    public Folio find(long index) {
+        Folio f = pages.get(index);
+        if (f != null) {
+            f.referenced = true;
+        }
+        return f;
+    }
+
+    /** filemap_lock_folio: the folio at index, locked, or null if none is cached. */
+    public Folio lockFolio(long index) {
+        while (true) {
+            Folio f = pages.get(index);
+            if (f == null) {
+                return null;
+            }
+            f.lock();
+            if (!f.isRemoved()) {
+                f.referenced = true;
+                return f;
+            }
+            f.unlock();
+        }
+    }
+
+    /** __filemap_get_folio(FGP_LOCK | FGP_CREAT): the locked folio at index, created (not uptodate) if absent. */
+    public Folio grabLocked(long index) {
+        while (true) {
+            Folio f = lockFolio(index);
+            if (f != null) {
+                cache.metrics().cacheHits.increment();
+                return f;
+            }
+            Folio nf = new Folio(this, index);
+            nf.lock();
+            if (pages.putIfAbsent(index, nf) == null) {
+                cache.metrics().cacheMisses.increment();
+                cache.added(nf);
+                return nf;
+            }
+            nf.unlock();
+        }
+    }
+
+    /** Adds a new locked folio only if the index is free (readahead); returns null when one is cached. */
+    public Folio addLockedIfAbsent(long index) {
+        Folio nf = new Folio(this, index);
+        nf.lock();
+        if (pages.putIfAbsent(index, nf) != null) {
+            nf.unlock();
+            return null;
+        }
+        cache.metrics().cacheMisses.increment();
+        cache.added(nf);
+        return nf;
+    }
+
+    /** Deletes a locked, clean folio from the cache (__filemap_remove_folio). */
+    void delete(Folio f) {
+        if (!f.isLocked()) {
+            throw new IllegalStateException("delete of an unlocked folio " + f);
+        }
+        f.markRemoved();
+        if (pages.remove(f.index, f)) {
+            cache.removed();
+        }
+    }
+
+    /** filemap_dirty_folio: sets dirty and tags the folio for writeback. Caller holds the folio lock. */
+    public void dirtyFolio(Folio f) {
+        if (f.testSetDirty()) {
+            cache.metrics().dirtyFolios.incrementAndGet();
+            dirtyTag.add(f.index);
+            cache.dirtySpaces.add(this);
+        }
+    }
+
+    /** folio_clear_dirty_for_io: returns whether the folio was dirty. Caller holds the folio lock. */
+    public boolean clearDirtyForIo(Folio f) {
+        boolean was = f.testClearDirty();
+        if (was) {
+            cache.metrics().dirtyFolios.decrementAndGet();
+        }
+        dirtyTag.remove(f.index);
+        return was;
+    }
+
+    public void startWriteback(Folio f) {
+        f.startWriteback();
+        cache.metrics().writebackFolios.incrementAndGet();
+    }
+
+    /** folio_end_writeback: may be called from any thread, without the folio lock. */
+    public void endWriteback(Folio f) {
+        f.endWriteback();
+        cache.metrics().writebackFolios.decrementAndGet();
+    }
+
+    /** Indices tagged dirty in [from, to], in order. */
+    public List<Long> dirtyIndices(long from, long to) {
+        return new ArrayList<>(dirtyTag.subSet(from, true, to, true));
+    }
+
+    public boolean hasDirty() { return !dirtyTag.isEmpty(); }
+
+    /** Drops this space from the flusher's list if nothing is dirty (re-checked to close the race with dirtying). */
+    public void maybeClean() {
+        if (dirtyTag.isEmpty()) {
+            cache.dirtySpaces.remove(this);
+            if (!dirtyTag.isEmpty()) {
+                cache.dirtySpaces.add(this);
+            }
+        }
+    }
+
+    /** Folios with index in [from, to], in order (a snapshot). */
+    public List<Folio> folios(long from, long to) {
+        return new ArrayList<>(pages.subMap(from, true, to, true).values());
+    }
+
+    public int size() { return pages.size(); }
+
+    /** Waits for writeback on every folio overlapping [start, end] (filemap_fdatawait_range). */
+    public void waitWriteback(long start, long end) {
+        for (Folio f : folios(start / Folio.SIZE, end / Folio.SIZE)) {
+            f.waitWriteback();
+        }
+    }
+
+    /**
+     * truncate_inode_pages_range(lstart, lend): deletes folios entirely inside [start, end] and zeroes the
+     * covered part of partial folios at the edges. Waits for writeback. Caller holds invalidate_lock
+     * exclusive (or the inode is being evicted), so no fault can re-create a folio meanwhile.
+     */
+    public void truncateRange(long start, long end) {
+        if (end < start) {
+            return;
+        }
+        for (Folio f : folios(start / Folio.SIZE, end / Folio.SIZE)) {
+            f.lock();
+            try {
+                if (f.isRemoved()) {
+                    continue;
+                }
+                f.waitWriteback();
+                long fs = f.pos();
+                long fe = fs + Folio.SIZE - 1;
+                if (fs >= start && fe <= end) {
+                    clearDirtyForIo(f);
+                    f.detachState();
+                    delete(f);
+                } else {
+                    int from = (int) (Math.max(start, fs) - fs);
+                    int to = (int) (Math.min(end, fe) - fs + 1);
+                    java.util.Arrays.fill(f.data, from, to, (byte) 0);
+                }
+            } finally {
+                f.unlock();
+            }
+        }
+        maybeClean();
+    }
+
+    /**
+     * invalidate_inode_pages2_range for direct I/O: deletes the clean folios overlapping [start, end].
+     * Returns false if a folio could not be invalidated because it is dirty or mapped again (the caller
+     * writes back and retries, or reports EBUSY as the kernel's DIO fallback would).
+     */
+    public boolean invalidateRange(long start, long end) {
+        boolean all = true;
+        for (Folio f : folios(start / Folio.SIZE, end / Folio.SIZE)) {
+            f.lock();
+            try {
+                if (f.isRemoved()) {
+                    continue;
+                }
+                f.waitWriteback();
+                if (f.isDirty() || f.isMapped() || f.maybeDmaPinned()) {
+                    all = false;
+                    continue;
+                }
+                f.detachState();
+                delete(f);
+            } finally {
+                f.unlock();
+            }
+        }
+        return all;
+    }
+
+    /**
+     * mapping_seek_hole_data over [start, end): the first byte that is (SEEK_DATA) or is not (SEEK_HOLE)
+     * backed by uptodate cached data, counting per-block state; -1 if none (ENXIO for SEEK_DATA).
+     */
+    public long seekHoleData(long start, long end, boolean seekData) {
+        long pos = start;
+        while (pos < end) {
+            long idx = pos / Folio.SIZE;
+            Folio f = pages.get(idx);
+            long folioEnd = Math.min(end, (idx + 1) * Folio.SIZE);
+            if (f == null || f.isRemoved()) {
+                if (!seekData) {
+                    return pos;
+                }
+                Long next = pages.ceilingKey(idx + 1);
+                if (next == null) {
+                    return seekData ? -1 : pos;
+                }
+                pos = next * Folio.SIZE;
+                continue;
+            }
+            while (pos < folioEnd) {
+                int block = (int) ((pos - f.pos()) / blockSize);
+                boolean data = f.blockUptodate(block);
+                if (data == seekData) {
+                    return pos;
+                }
+                pos = Math.min(folioEnd, f.pos() + (long) (block + 1) * blockSize);
+            }
+        }
+        return seekData ? -1 : end;
+    }
+
+    /** A short check used where a folio must exist and be locked by the caller. */
+    public static void assertLocked(Folio f) {
+        if (!f.isLocked()) {
+            throw new FsException(Errno.EIO, "internal: folio not locked: " + f);
+        }
+    }
+}

@@ -1,0 +1,234 @@
+package org.iomapfs.core.pagecache;
+
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One folio of the page cache (fixed at {@link #SIZE} bytes, one page). The lock is a bare binary semaphore,
+ * like the kernel's PG_locked: not reentrant and not owned, so writeback can lock in one thread and I/O
+ * completion can end writeback in another. Flag changes are made under this object's monitor; waiters for
+ * writeback wait on it.
+ *
+ * <p>Per-block state ({@link FolioState}) exists only when blocks are smaller than the folio and is attached
+ * by the first partial read or write, as {@code ifs_alloc}.
+ */
+public final class Folio {
+    public static final int SIZE = 4096;
+
+    public final AddressSpace mapping;
+    public final long index;
+    final byte[] data = new byte[SIZE];
+
+    private final Semaphore lock = new Semaphore(1);
+    private boolean uptodate;
+    private boolean dirty;
+    private boolean writeback;
+    private boolean removed;
+    private int mapcount;
+    private FolioState ifs;
+    /** Outstanding ioend blocks; writeback ends when it drops to zero (ifs->write_bytes_pending). */
+    final AtomicInteger writePending = new AtomicInteger();
+    /** Pins from in-process direct I/O into a mapping of this folio (FOLL_PIN). */
+    final AtomicInteger pins = new AtomicInteger();
+    volatile boolean referenced = true;
+
+    Folio(AddressSpace mapping, long index) {
+        this.mapping = mapping;
+        this.index = index;
+    }
+
+    public long pos() { return index * SIZE; }
+
+    public byte[] data() { return data; }
+
+    // --- lock -------------------------------------------------------------------------------------
+
+    public void lock() { lock.acquireUninterruptibly(); }
+
+    public boolean tryLock() { return lock.tryAcquire(); }
+
+    /** A bounded wait for the lock, so that a self-deadlock can be detected instead of hanging. */
+    public boolean lock(long timeoutMs) throws InterruptedException {
+        return lock.tryAcquire(timeoutMs, TimeUnit.MILLISECONDS);
+    }
+
+    public void unlock() {
+        if (lock.availablePermits() != 0) {
+            throw new IllegalStateException("unlock of an unlocked folio " + this);
+        }
+        lock.release();
+    }
+
+    public boolean isLocked() { return lock.availablePermits() == 0; }
+
+    // --- flags ------------------------------------------------------------------------------------
+
+    public synchronized boolean isUptodate() { return uptodate; }
+
+    public synchronized boolean isDirty() { return dirty; }
+
+    public synchronized boolean isWriteback() { return writeback; }
+
+    /** True once the folio was deleted from its mapping (folio->mapping == NULL). */
+    public synchronized boolean isRemoved() { return removed; }
+
+    public synchronized boolean isMapped() { return mapcount > 0; }
+
+    public int pinCount() { return pins.get(); }
+
+    /** folio_maybe_dma_pinned(). */
+    public boolean maybeDmaPinned() { return pins.get() > 0; }
+
+    public void pin() { pins.incrementAndGet(); }
+
+    /** One more block of this folio in an ioend. */
+    public void writePendingInc() { writePending.incrementAndGet(); }
+
+    /** One block's I/O finished; returns how many remain. */
+    public int writePendingDec() { return writePending.decrementAndGet(); }
+
+    public void unpin() {
+        if (pins.decrementAndGet() < 0) {
+            throw new IllegalStateException("unbalanced unpin of " + this);
+        }
+    }
+
+    public synchronized void map() { mapcount++; }
+
+    public synchronized void unmap() {
+        if (mapcount == 0) {
+            throw new IllegalStateException("unbalanced unmap of " + this);
+        }
+        mapcount--;
+    }
+
+    public synchronized boolean hasState() { return ifs != null; }
+
+    synchronized void markRemoved() { removed = true; }
+
+    /** Marks the whole folio uptodate (folio_mark_uptodate). */
+    public synchronized void markUptodate() {
+        uptodate = true;
+        if (ifs != null) {
+            ifs.uptodate.set(0, ifs.nblocks);
+        }
+    }
+
+    /** Clears uptodate on the folio (the pre-5.19 writeback error path did this). */
+    public synchronized void clearUptodate() {
+        uptodate = false;
+        if (ifs != null) {
+            ifs.uptodate.clear();
+        }
+    }
+
+    /** Attaches per-block state if blocks are smaller than the folio and none is attached (ifs_alloc). */
+    public synchronized FolioState attachState(int blockSize) {
+        int nblocks = SIZE / blockSize;
+        if (ifs == null && nblocks > 1) {
+            ifs = new FolioState(nblocks);
+            // ifs_alloc: a folio already uptodate or dirty as a whole has every block so.
+            if (uptodate) {
+                ifs.uptodate.set(0, nblocks);
+            }
+            if (dirty) {
+                ifs.dirty.set(0, nblocks);
+            }
+        }
+        return ifs;
+    }
+
+    /** Releases per-block state (iomap_release_folio / ifs_free). */
+    public synchronized void detachState() { ifs = null; }
+
+    /** iomap_set_range_uptodate: marks the blocks of [off, off+len) uptodate, and the folio once all are. */
+    public synchronized void setRangeUptodate(int off, int len, int blockSize) {
+        if (len <= 0) {
+            return;
+        }
+        if (ifs == null) {
+            uptodate = true;
+            return;
+        }
+        int first = off / blockSize;
+        int last = (off + len - 1) / blockSize;
+        ifs.uptodate.set(first, last + 1);
+        if (ifs.uptodate.cardinality() == ifs.nblocks) {
+            uptodate = true;
+        }
+    }
+
+    public synchronized boolean blockUptodate(int block) {
+        return uptodate || (ifs != null && ifs.uptodate.get(block));
+    }
+
+    /** iomap_set_range_dirty: per-block dirty bits (no-op without per-block state). */
+    public synchronized void setRangeDirty(int off, int len, int blockSize) {
+        if (ifs == null || len <= 0) {
+            return;
+        }
+        int first = off / blockSize;
+        int last = (off + len - 1) / blockSize;
+        ifs.dirty.set(first, last + 1);
+    }
+
+    public synchronized void clearRangeDirtyAll() {
+        if (ifs != null) {
+            ifs.dirty.clear();
+        }
+    }
+
+    /** Whether block {@code block} has to be written: per-block dirty bit, or the whole folio without state. */
+    public synchronized boolean blockDirty(int block) {
+        return ifs == null || ifs.dirty.get(block);
+    }
+
+    /** Sets the dirty flag; returns true if it was clean. Callers go through {@link AddressSpace#dirtyFolio}. */
+    synchronized boolean testSetDirty() {
+        boolean was = dirty;
+        dirty = true;
+        return !was;
+    }
+
+    /** folio_clear_dirty_for_io: returns whether it was dirty. */
+    synchronized boolean testClearDirty() {
+        boolean was = dirty;
+        dirty = false;
+        return was;
+    }
+
+    public synchronized void startWriteback() {
+        if (writeback) {
+            throw new IllegalStateException("writeback already set on " + this);
+        }
+        writeback = true;
+    }
+
+    synchronized void endWriteback() {
+        writeback = false;
+        notifyAll();
+    }
+
+    /** folio_wait_writeback. */
+    public synchronized void waitWriteback() {
+        boolean interrupted = false;
+        while (writeback) {
+            try {
+                wait();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public synchronized String toString() {
+        return "folio[ino=" + mapping.ino + " idx=" + index + (uptodate ? " U" : "") + (dirty ? " D" : "")
+                + (writeback ? " WB" : "") + (removed ? " REMOVED" : "") + (mapcount > 0 ? " M" : "")
+                + (pins.get() > 0 ? " P" + pins.get() : "") + (ifs != null ? " ifs" : "") + "]";
+    }
+}

@@ -1,0 +1,143 @@
+package org.iomapfs.core.pagecache;
+
+import org.iomapfs.core.metrics.EngineMetrics;
+
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.function.Predicate;
+
+/**
+ * What is global about the page cache: the memory budget, the reclaim queue, dirty accounting and the set
+ * of address spaces with dirty folios (what the flusher walks).
+ *
+ * <p>Reclaim is a clock over the queue of cached folios, deciding per folio with a trylock as
+ * {@code shrink_folio_list} does: a folio is evicted only if it is clean, unlocked, not under writeback,
+ * not mapped and not maybe-pinned. It never blocks, so it may run from any context.
+ */
+public final class PageCache {
+    private final EngineMetrics metrics;
+    private volatile long budgetFolios;
+    private final ConcurrentLinkedQueue<Folio> lru = new ConcurrentLinkedQueue<>();
+    final Set<AddressSpace> dirtySpaces = ConcurrentHashMap.newKeySet();
+    private volatile Runnable wakeFlusher = () -> { };
+    private volatile Predicate<Folio> evictionVeto = f -> false;
+
+    public PageCache(EngineMetrics metrics, long budgetBytes) {
+        this.metrics = metrics;
+        setBudgetBytes(budgetBytes);
+    }
+
+    public EngineMetrics metrics() { return metrics; }
+
+    public void setBudgetBytes(long bytes) {
+        if (bytes < Folio.SIZE) {
+            throw new IllegalArgumentException("page-cache budget below one folio: " + bytes);
+        }
+        budgetFolios = bytes / Folio.SIZE;
+    }
+
+    public long budgetBytes() { return budgetFolios * Folio.SIZE; }
+
+    public long cachedFolios() { return metrics.cachedFolios.get(); }
+
+    public long dirtyFolios() { return metrics.dirtyFolios.get(); }
+
+    /** The flusher to wake when reclaim finds only dirty folios. */
+    public void setFlusher(Runnable wake) { this.wakeFlusher = wake; }
+
+    /** An extra reason to keep a folio (fault injection targets); reclaim keeps it when this returns true. */
+    public void setEvictionVeto(Predicate<Folio> veto) { this.evictionVeto = veto; }
+
+    public Set<AddressSpace> dirtySpaces() { return dirtySpaces; }
+
+    void added(Folio f) {
+        metrics.cachedFolios.incrementAndGet();
+        lru.add(f);
+        if (metrics.cachedFolios.get() > budgetFolios) {
+            shrink(metrics.cachedFolios.get() - budgetFolios);
+        }
+    }
+
+    void removed() {
+        metrics.cachedFolios.decrementAndGet();
+    }
+
+    /** Reclaims up to {@code target} folios; returns how many were evicted. */
+    public long shrink(long target) {
+        long evicted = 0;
+        long scan = Math.max(2 * lru.size(), 16);
+        boolean sawDirty = false;
+        while (evicted < target && scan-- > 0) {
+            Folio f = lru.poll();
+            if (f == null) {
+                break;
+            }
+            if (f.isRemoved()) {
+                continue;
+            }
+            if (f.referenced) {
+                f.referenced = false;
+                lru.add(f);
+                continue;
+            }
+            switch (tryEvict(f)) {
+                case EVICTED -> evicted++;
+                case GONE -> { }
+                case DIRTY -> {
+                    sawDirty = true;
+                    lru.add(f);
+                }
+                case KEPT -> lru.add(f);
+            }
+        }
+        if (evicted < target && sawDirty) {
+            wakeFlusher.run();
+        }
+        return evicted;
+    }
+
+    /** Evicts every clean folio it can (echo 1 > /proc/sys/vm/drop_caches). */
+    public long dropClean() {
+        long evicted = 0;
+        int n = lru.size();
+        for (int i = 0; i < n; i++) {
+            Folio f = lru.poll();
+            if (f == null) {
+                break;
+            }
+            Outcome o = tryEvict(f);
+            if (o == Outcome.EVICTED) {
+                evicted++;
+            } else if (o != Outcome.GONE) {
+                lru.add(f);
+            }
+        }
+        return evicted;
+    }
+
+    private enum Outcome { EVICTED, GONE, DIRTY, KEPT }
+
+    private Outcome tryEvict(Folio f) {
+        if (!f.tryLock()) {
+            return Outcome.KEPT;
+        }
+        try {
+            if (f.isRemoved()) {
+                return Outcome.GONE;
+            }
+            if (f.isDirty()) {
+                return Outcome.DIRTY;
+            }
+            if (f.isWriteback() || f.isMapped() || f.maybeDmaPinned() || evictionVeto.test(f)) {
+                return Outcome.KEPT;
+            }
+            f.detachState();
+            f.mapping.delete(f);
+            metrics.cacheEvictions.increment();
+            return Outcome.EVICTED;
+        } finally {
+            f.unlock();
+        }
+    }
+}

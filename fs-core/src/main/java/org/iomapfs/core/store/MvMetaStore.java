@@ -1,0 +1,264 @@
+package org.iomapfs.core.store;
+
+import org.h2.mvstore.MVMap;
+import org.h2.mvstore.MVStore;
+import org.h2.mvstore.MVStoreException;
+import org.iomapfs.core.api.Errno;
+import org.iomapfs.core.api.FileType;
+import org.iomapfs.core.api.FsException;
+
+import java.nio.file.Path;
+import java.util.AbstractMap;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Supplier;
+
+/**
+ * {@link MetaStore} on H2's MVStore, in the file {@code IMAGE.meta}. Auto-commit is off: the file changes only
+ * at {@link #commit}, which takes the exclusive side of a read-write lock whose shared side every
+ * {@link #update} holds, so a commit is a consistent cut. Maps: {@code sb}, {@code inodes}, {@code symlinks},
+ * {@code free}, {@code d.INO} (entries of a directory) and {@code e.INO} (extents of an inode).
+ */
+public final class MvMetaStore implements MetaStore {
+    static final long STATE_UNWRITTEN = 0;
+    static final long STATE_WRITTEN = 1;
+    /** Never written by the engine; fsck flags it. */
+    static final long STATE_DELALLOC = 2;
+
+    private final MVStore mv;
+    private final ReentrantReadWriteLock txn = new ReentrantReadWriteLock();
+    private final MVMap<String, Long> sb;
+    private final MVMap<Long, long[]> inodes;
+    private final MVMap<Long, String> symlinks;
+    private final MVMap<Long, Long> free;
+    private final Superblock superblock;
+    private final AtomicLong commits = new AtomicLong();
+
+    private MvMetaStore(MVStore mv) {
+        this.mv = mv;
+        this.sb = mv.openMap("sb");
+        this.inodes = mv.openMap("inodes");
+        this.symlinks = mv.openMap("symlinks");
+        this.free = mv.openMap("free");
+        Long bs = sb.get("blockSize");
+        this.superblock = bs == null ? null
+                : new Superblock(sb.get("version").intValue(), bs.intValue(), sb.get("blockCount"),
+                new UUID(sb.get("uuidHi"), sb.get("uuidLo")));
+    }
+
+    /** Path of the metadata file of an image. */
+    public static Path metaPath(Path image) {
+        return image.resolveSibling(image.getFileName() + ".meta");
+    }
+
+    /** Opens an existing store; EINVAL with the cause if MVStore cannot read it. */
+    public static MvMetaStore open(Path metaFile, boolean readOnly) {
+        try {
+            MVStore.Builder b = new MVStore.Builder().fileName(metaFile.toString()).autoCommitDisabled();
+            if (readOnly) {
+                b.readOnly();
+            }
+            MvMetaStore s = new MvMetaStore(b.open());
+            if (s.superblock == null) {
+                s.mv.closeImmediately();
+                throw new FsException(Errno.EINVAL, metaFile + ": metadata store has no superblock");
+            }
+            return s;
+        } catch (MVStoreException e) {
+            throw new FsException(Errno.EINVAL, metaFile + ": corrupt metadata store (" + e.getMessage().split("\n")[0] + ")", e);
+        }
+    }
+
+    /** Creates a new store holding the superblock mirror (mkfs). */
+    static MvMetaStore create(Path metaFile, Superblock s) {
+        MVStore mv = new MVStore.Builder().fileName(metaFile.toString()).autoCommitDisabled().open();
+        MVMap<String, Long> m = mv.openMap("sb");
+        m.put("version", (long) s.version());
+        m.put("blockSize", (long) s.blockSize());
+        m.put("blockCount", s.blockCount());
+        m.put("uuidHi", s.uuid().getMostSignificantBits());
+        m.put("uuidLo", s.uuid().getLeastSignificantBits());
+        m.put("nextIno", 2L);
+        return new MvMetaStore(mv);
+    }
+
+    @Override
+    public Superblock superblock() { return superblock; }
+
+    @Override
+    public <T> T update(Supplier<T> body) {
+        txn.readLock().lock();
+        try {
+            return body.get();
+        } finally {
+            txn.readLock().unlock();
+        }
+    }
+
+    @Override
+    public void commit(boolean durable) {
+        txn.writeLock().lock();
+        try {
+            mv.commit();
+            if (durable) {
+                mv.sync();
+            }
+            commits.incrementAndGet();
+        } finally {
+            txn.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public long commitCount() { return commits.get(); }
+
+    @Override
+    public synchronized long allocateIno() {
+        long ino = sb.get("nextIno");
+        sb.put("nextIno", ino + 1);
+        return ino;
+    }
+
+    @Override
+    public void putInode(InodeRecord r) {
+        inodes.put(r.ino(), new long[]{1, r.type().ordinal(), r.mode(), r.uid(), r.gid(), r.nlink(), r.size(),
+                r.atimeNs(), r.mtimeNs(), r.ctimeNs()});
+        if (r.symlinkTarget() != null) {
+            symlinks.put(r.ino(), r.symlinkTarget());
+        }
+    }
+
+    @Override
+    public InodeRecord getInode(long ino) {
+        long[] v = inodes.get(ino);
+        return v == null ? null : decode(ino, v);
+    }
+
+    private InodeRecord decode(long ino, long[] v) {
+        return new InodeRecord(ino, FileType.values()[(int) v[1]], (int) v[2], (int) v[3], (int) v[4], (int) v[5], v[6],
+                v[7], v[8], v[9], symlinks.get(ino));
+    }
+
+    @Override
+    public void removeInode(long ino) {
+        inodes.remove(ino);
+        symlinks.remove(ino);
+    }
+
+    @Override
+    public List<InodeRecord> allInodes() {
+        List<InodeRecord> out = new ArrayList<>();
+        for (Map.Entry<Long, long[]> e : inodes.entrySet()) {
+            out.add(decode(e.getKey(), e.getValue()));
+        }
+        return out;
+    }
+
+    private MVMap<String, Long> dir(long ino) { return mv.openMap("d." + ino); }
+
+    private MVMap<Long, long[]> ext(long ino) { return mv.openMap("e." + ino); }
+
+    @Override
+    public void putDirent(long dirIno, String name, long ino) { dir(dirIno).put(name, ino); }
+
+    @Override
+    public void removeDirent(long dirIno, String name) { dir(dirIno).remove(name); }
+
+    @Override
+    public Long lookup(long dirIno, String name) { return dir(dirIno).get(name); }
+
+    @Override
+    public List<Map.Entry<String, Long>> listDir(long dirIno) {
+        if (!mv.hasMap("d." + dirIno)) {
+            return List.of();
+        }
+        List<Map.Entry<String, Long>> out = new ArrayList<>();
+        for (Map.Entry<String, Long> e : dir(dirIno).entrySet()) {
+            out.add(new AbstractMap.SimpleImmutableEntry<>(e.getKey(), e.getValue()));
+        }
+        return out;
+    }
+
+    @Override
+    public void dropDir(long dirIno) {
+        if (mv.hasMap("d." + dirIno)) {
+            mv.removeMap(dir(dirIno));
+        }
+    }
+
+    @Override
+    public void putExtent(long ino, ExtentRecord e) {
+        ext(ino).put(e.fileBlock(), new long[]{e.blockCount(), e.diskBlock(), e.unwritten() ? STATE_UNWRITTEN : STATE_WRITTEN});
+    }
+
+    /** Writes a raw extent state code (fsck tests). */
+    void putRawExtent(long ino, long fileBlock, long count, long disk, long state) {
+        ext(ino).put(fileBlock, new long[]{count, disk, state});
+    }
+
+    @Override
+    public void removeExtent(long ino, long fileBlock) { ext(ino).remove(fileBlock); }
+
+    @Override
+    public List<ExtentRecord> extents(long ino) {
+        List<ExtentRecord> out = new ArrayList<>();
+        for (long[] raw : rawExtents(ino)) {
+            out.add(new ExtentRecord(raw[0], raw[1], raw[2], raw[3] == STATE_UNWRITTEN));
+        }
+        return out;
+    }
+
+    /** (fileBlock, count, disk, state) in file order. */
+    List<long[]> rawExtents(long ino) {
+        if (!mv.hasMap("e." + ino)) {
+            return List.of();
+        }
+        List<long[]> out = new ArrayList<>();
+        for (Map.Entry<Long, long[]> e : ext(ino).entrySet()) {
+            long[] v = e.getValue();
+            out.add(new long[]{e.getKey(), v[0], v[1], v[2]});
+        }
+        return out;
+    }
+
+    @Override
+    public void dropExtents(long ino) {
+        if (mv.hasMap("e." + ino)) {
+            mv.removeMap(ext(ino));
+        }
+    }
+
+    @Override
+    public void putFree(long startBlock, long blockCount) { free.put(startBlock, blockCount); }
+
+    @Override
+    public void removeFree(long startBlock) { free.remove(startBlock); }
+
+    @Override
+    public List<long[]> freeExtents() {
+        List<long[]> out = new ArrayList<>();
+        for (Map.Entry<Long, Long> e : free.entrySet()) {
+            out.add(new long[]{e.getKey(), e.getValue()});
+        }
+        return out;
+    }
+
+    /** Closes without committing: the next open sees the last commit (a crash, for tests). */
+    public void crash() { mv.closeImmediately(); }
+
+    @Override
+    public void close() {
+        if (!mv.isClosed()) {
+            if (mv.isReadOnly()) {
+                mv.closeImmediately();
+            } else {
+                commit(true);
+                mv.close();
+            }
+        }
+    }
+}

@@ -1,0 +1,420 @@
+package org.iomapfs.core.writeback;
+
+import org.iomapfs.core.api.Errno;
+import org.iomapfs.core.api.FsException;
+import org.iomapfs.core.extent.Extent;
+import org.iomapfs.core.extent.ExtentMap;
+import org.iomapfs.core.extent.ExtentType;
+import org.iomapfs.core.hooks.HookPoint;
+import org.iomapfs.core.inode.FsContext;
+import org.iomapfs.core.inode.Inode;
+import org.iomapfs.core.pagecache.AddressSpace;
+import org.iomapfs.core.pagecache.Folio;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Writeback of dirty folios (iomap_writepages / xfs_vm_writepages) and I/O completion (xfs_end_io).
+ *
+ * <p>Submission locks each dirty folio, revalidates the cached mapping against the data fork sequence
+ * (xfs_imap_valid), converts delalloc to unwritten (xfs_bmapi_convert_delalloc), copies the dirty blocks into
+ * ioends, sets writeback and unlocks. The ioend is written to the image; an ioend over unwritten blocks then
+ * goes to the completion worker, which converts the blocks to written (bumping the sequence) <em>before</em>
+ * ending writeback on the folios, so once a folio is clean and reclaimable its extent has already changed.
+ */
+public final class Writeback implements AutoCloseable {
+    static final int MAX_IOEND_BYTES = 1 << 20;
+
+    private final FsContext ctx;
+    private final LinkedBlockingQueue<Ioend> completions = new LinkedBlockingQueue<>();
+    private final Thread flusher;
+    private final Thread completer;
+    private final Object kick = new Object();
+    private volatile boolean kicked;
+    private volatile boolean stopping;
+    private volatile long lastCommit = System.nanoTime();
+
+    public Writeback(FsContext ctx) {
+        this.ctx = ctx;
+        this.flusher = new Thread(this::flushLoop, "iomapfs-flusher");
+        this.completer = new Thread(this::completionLoop, "iomapfs-ioend");
+        flusher.setDaemon(true);
+        completer.setDaemon(true);
+        ctx.cache.setFlusher(this::wake);
+    }
+
+    public void start() {
+        completer.start();
+        flusher.start();
+    }
+
+    /** Wakes the flusher now (dirty threshold crossed, or reclaim found only dirty folios). */
+    public void wake() {
+        synchronized (kick) {
+            kicked = true;
+            kick.notifyAll();
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // the flusher thread
+
+    private void flushLoop() {
+        long interval = ctx.config.writebackIntervalMs();
+        while (!stopping) {
+            synchronized (kick) {
+                if (!kicked) {
+                    try {
+                        kick.wait(interval > 0 ? interval : 1000);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+                kicked = false;
+            }
+            if (stopping) {
+                return;
+            }
+            try {
+                if (interval > 0 || ctx.cache.dirtyFolios() > ctx.config.dirtyThresholdFolios()) {
+                    writebackAll(false);
+                }
+                if (System.nanoTime() - lastCommit > ctx.config.commitIntervalMs() * 1_000_000L) {
+                    ctx.commit(false);
+                    lastCommit = System.nanoTime();
+                }
+            } catch (RuntimeException e) {
+                System.err.println("iomapfs: background writeback: " + e);
+            }
+        }
+    }
+
+    /** Writes back every inode with dirty folios (wb_writeback); with {@code sync}, waits for it all. */
+    public void writebackAll(boolean sync) {
+        for (AddressSpace space : new ArrayList<>(ctx.cache.dirtySpaces())) {
+            Inode inode = ctx.inode(space.ino);
+            if (inode == null || inode.mapping != space) {
+                ctx.cache.dirtySpaces().remove(space);
+                continue;
+            }
+            if (sync) {
+                writeAndWait(inode, 0, Long.MAX_VALUE);
+            } else {
+                writepages(inode, 0, Long.MAX_VALUE, false);
+            }
+            space.maybeClean();
+        }
+    }
+
+    /** filemap_write_and_wait_range over bytes [start, end]. */
+    public void writeAndWait(Inode inode, long start, long end) {
+        writepages(inode, start, end, true);
+        inode.mapping.waitWriteback(start, end);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // submission
+
+    /** Writeback context (struct iomap_writepage_ctx + xfs_writepage_ctx): the cached mapping and its sequence. */
+    private static final class Wpc {
+        Extent map;
+        long holeStart = -1;
+        long holeEnd = -1;
+        long dataSeq = -1;
+        final List<Ioend> ioends = new ArrayList<>();
+        long pendingBytes;
+    }
+
+    /**
+     * write_cache_pages + iomap_writepage_map over dirty folios of bytes [start, end]. With {@code sync}
+     * (WB_SYNC_ALL) folios under writeback are waited for and written again; otherwise skipped.
+     */
+    public void writepages(Inode inode, long start, long end, boolean sync) {
+        AddressSpace mapping = inode.mapping;
+        Wpc wpc = new Wpc();
+        long endIdx = end == Long.MAX_VALUE ? Long.MAX_VALUE : end / Folio.SIZE;
+        for (long idx : mapping.dirtyIndices(start / Folio.SIZE, endIdx)) {
+            Folio folio = mapping.find(idx);
+            if (folio == null) {
+                continue;
+            }
+            long t0 = System.nanoTime();
+            folio.lock();
+            if (folio.isRemoved() || !folio.isDirty()) {
+                folio.unlock();
+                continue;
+            }
+            if (folio.isWriteback()) {
+                if (!sync) {
+                    folio.unlock();
+                    continue;
+                }
+                folio.waitWriteback();
+            }
+            mapping.clearDirtyForIo(folio);
+            writepageMap(wpc, inode, folio);
+            ctx.metrics.writebackLatency.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
+            if (wpc.pendingBytes >= MAX_IOEND_BYTES) {
+                submitAll(wpc);
+            }
+        }
+        submitAll(wpc);
+    }
+
+    /** iomap_writepage_map: adds the folio's dirty blocks to ioends, starts writeback and unlocks it. */
+    private void writepageMap(Wpc wpc, Inode inode, Folio folio) {
+        int bs = inode.blockSize;
+        long isize = inode.size();
+        long pos = folio.pos();
+        // iomap_writepage_handle_eof: a folio wholly past EOF is being truncated; one straddling EOF has its
+        // tail zeroed, because mmap stores may have written past EOF.
+        if (pos >= isize) {
+            folio.unlock();
+            return;
+        }
+        long endPos = pos + Folio.SIZE;
+        if (endPos > isize) {
+            java.util.Arrays.fill(folio.data(), (int) (isize - pos), Folio.SIZE, (byte) 0);
+            endPos = (isize + bs - 1) / bs * bs;
+        }
+        int nblocks = Folio.SIZE / bs;
+        if (!folio.hasState() && nblocks > 1) {
+            // "iomap: Permit pages without an iop to enter writeback": a folio dirtied without per-block
+            // state (e.g. by a pinned-page DIO completion) gets it now, every block dirty.
+            folio.attachState(bs);
+            folio.setRangeDirty(0, (int) (endPos - pos), bs);
+        }
+        int count = 0;
+        FsException error = null;
+        for (int i = 0; i < nblocks && pos < endPos; i++, pos += bs) {
+            if (!folio.blockDirty(i)) {
+                continue;
+            }
+            try {
+                if (ctx.hooks.wbSubmitFails(inode, pos)) {
+                    throw new FsException(Errno.EIO, "injected writeback submission error at " + pos);
+                }
+                mapBlocks(wpc, inode, pos);
+            } catch (FsException e) {
+                error = e;
+                break;
+            }
+            ctx.hooks.fire(HookPoint.WB_MAPPED, inode, pos);
+            if (wpc.map == null) {
+                continue;
+            }
+            addToIoend(wpc, inode, folio, pos, bs);
+            count++;
+        }
+        if (error != null) {
+            discardFolio(inode, folio, pos);
+            if (count == 0) {
+                folio.unlock();
+                inode.mapping.wbErr.set(Errno.EIO.code);
+                ctx.metrics.writebackErrors.increment();
+                return;
+            }
+        }
+        folio.clearRangeDirtyAll();
+        inode.mapping.startWriteback(folio);
+        folio.unlock();
+        if (count == 0) {
+            inode.mapping.endWriteback(folio);
+        }
+        if (error != null) {
+            inode.mapping.wbErr.set(Errno.EIO.code);
+            ctx.metrics.writebackErrors.increment();
+        }
+    }
+
+    /** xfs_discard_folio: punch the delalloc behind the part of the folio that could not be mapped. */
+    private void discardFolio(Inode inode, Folio folio, long pos) {
+        ExtentMap fork = inode.dataFork;
+        fork.ilock.writeLock().lock();
+        try {
+            ctx.store.update(() -> fork.punchDelalloc(inode.block(pos), inode.blockUp(folio.pos() + Folio.SIZE)));
+        } finally {
+            fork.ilock.writeLock().unlock();
+        }
+    }
+
+    /**
+     * xfs_map_blocks: reuse the cached mapping if it covers pos and the data fork sequence has not moved
+     * (xfs_imap_valid); otherwise look up again, converting delalloc to unwritten blocks. Leaves
+     * {@code wpc.map} null for a hole.
+     */
+    private void mapBlocks(Wpc wpc, Inode inode, long pos) {
+        ExtentMap fork = inode.dataFork;
+        long block = inode.block(pos);
+        if (wpc.dataSeq == fork.seq()) {
+            if (wpc.map != null && wpc.map.contains(block)) {
+                return;
+            }
+            if (wpc.map == null && block >= wpc.holeStart && block < wpc.holeEnd) {
+                return;
+            }
+        }
+        fork.ilock.readLock().lock();
+        Extent e;
+        try {
+            e = fork.find(block);
+            wpc.dataSeq = fork.seq();
+            if (e == null) {
+                wpc.map = null;
+                wpc.holeStart = block;
+                wpc.holeEnd = fork.holeEnd(block);
+                return;
+            }
+        } finally {
+            fork.ilock.readLock().unlock();
+        }
+        if (e.type() == ExtentType.DELALLOC) {
+            fork.ilock.writeLock().lock();
+            try {
+                Extent cur = fork.find(block);
+                e = cur != null && cur.type() == ExtentType.DELALLOC
+                        ? ctx.store.update(() -> fork.convertDelalloc(block)) : cur;
+                wpc.dataSeq = fork.seq();
+                if (e == null) {
+                    wpc.map = null;
+                    wpc.holeStart = block;
+                    wpc.holeEnd = fork.holeEnd(block);
+                    return;
+                }
+            } finally {
+                fork.ilock.writeLock().unlock();
+            }
+        }
+        wpc.map = e;
+    }
+
+    private void addToIoend(Wpc wpc, Inode inode, Folio folio, long pos, int bs) {
+        Extent e = wpc.map;
+        long addr = (e.disk() + (inode.block(pos) - e.start())) * bs;
+        boolean unwritten = e.type() == ExtentType.UNWRITTEN;
+        Ioend cur = wpc.ioends.isEmpty() ? null : wpc.ioends.get(wpc.ioends.size() - 1);
+        if (cur == null || !cur.continues(inode, pos, addr, unwritten)) {
+            cur = new Ioend(inode, pos, addr, unwritten);
+            wpc.ioends.add(cur);
+        }
+        folio.writePendingInc();
+        cur.add(folio, (int) (pos - folio.pos()), bs);
+        wpc.pendingBytes += bs;
+    }
+
+    private void submitAll(Wpc wpc) {
+        for (Ioend io : wpc.ioends) {
+            submit(io);
+        }
+        wpc.ioends.clear();
+        wpc.pendingBytes = 0;
+    }
+
+    /** iomap_submit_ioend + bio completion: write to the image, then complete here or in the worker. */
+    private void submit(Ioend io) {
+        try {
+            ctx.dev.write(io.addr, io.data(), 0, io.length);
+        } catch (FsException e) {
+            io.error = true;
+        }
+        ctx.hooks.fire(HookPoint.WB_SUBMITTED, io.inode, io.fileOffset);
+        if (!io.error && ctx.hooks.wbCompleteFails(io.inode, io.fileOffset)) {
+            io.error = true;
+        }
+        if (io.unwritten && !io.error) {
+            completions.add(io);
+        } else {
+            finishIoend(io);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // completion
+
+    private void completionLoop() {
+        List<Ioend> batch = new ArrayList<>();
+        while (true) {
+            try {
+                Ioend first = completions.take();
+                if (first.inode == null) {
+                    return;
+                }
+                batch.add(first);
+                completions.drainTo(batch);
+                boolean poison = false;
+                for (Ioend io : batch) {
+                    if (io.inode == null) {
+                        poison = true;
+                        continue;
+                    }
+                    endIoend(io);
+                }
+                batch.clear();
+                // The transactions of this batch (unwritten -> written) are committed together.
+                ctx.commit(false);
+                lastCommit = System.nanoTime();
+                if (poison) {
+                    return;
+                }
+            } catch (InterruptedException e) {
+                return;
+            } catch (RuntimeException e) {
+                System.err.println("iomapfs: I/O completion: " + e);
+                e.printStackTrace();
+            }
+        }
+    }
+
+    /** xfs_end_ioend: convert unwritten extents, then end writeback on the folios. */
+    private void endIoend(Ioend io) {
+        Inode inode = io.inode;
+        ExtentMap fork = inode.dataFork;
+        fork.ilock.writeLock().lock();
+        try {
+            ctx.store.update(() -> {
+                fork.convertUnwritten(inode.block(io.fileOffset), inode.blockUp(io.fileOffset + io.length));
+                inode.persistIfDirty(ctx.store);
+            });
+        } catch (RuntimeException e) {
+            io.error = true;
+            System.err.println("iomapfs: unwritten conversion failed for " + inode + ": " + e);
+        } finally {
+            fork.ilock.writeLock().unlock();
+        }
+        ctx.hooks.fire(HookPoint.IOEND_CONVERTED, inode, io.fileOffset);
+        finishIoend(io);
+    }
+
+    /** iomap_finish_ioend: record errors on the mapping and end writeback once a folio has no I/O pending. */
+    private void finishIoend(Ioend io) {
+        if (io.error) {
+            io.inode.mapping.wbErr.set(Errno.EIO.code);
+            ctx.metrics.writebackErrors.increment();
+        }
+        for (Folio f : io.blocks) {
+            if (f.writePendingDec() == 0) {
+                io.inode.mapping.endWriteback(f);
+            }
+        }
+        ctx.metrics.completionLatency.record(System.nanoTime() - io.submitNanos, TimeUnit.NANOSECONDS);
+        ctx.hooks.fire(HookPoint.IOEND_DONE, io.inode, io.fileOffset);
+    }
+
+    /** Stops the threads after writing back and completing everything. */
+    @Override
+    public void close() {
+        writebackAll(true);
+        stopping = true;
+        wake();
+        try {
+            flusher.join(10_000);
+            completions.add(new Ioend(null, 0, 0, false));
+            completer.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

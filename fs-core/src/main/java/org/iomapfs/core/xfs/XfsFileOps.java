@@ -1,0 +1,250 @@
+package org.iomapfs.core.xfs;
+
+import org.iomapfs.core.api.Errno;
+import org.iomapfs.core.api.Falloc;
+import org.iomapfs.core.api.FsException;
+import org.iomapfs.core.api.Whence;
+import org.iomapfs.core.buffered.BufferedIo;
+import org.iomapfs.core.extent.Extent;
+import org.iomapfs.core.extent.ExtentMap;
+import org.iomapfs.core.extent.ExtentType;
+import org.iomapfs.core.inode.FsContext;
+import org.iomapfs.core.inode.Inode;
+import org.iomapfs.core.writeback.Writeback;
+
+import java.nio.ByteBuffer;
+
+/**
+ * File operations with their locking, after fs/xfs/xfs_file.c and xfs_iops.c: buffered write and read,
+ * truncate (xfs_setattr_size), fallocate (mode 0, KEEP_SIZE, PUNCH_HOLE, ZERO_RANGE) and SEEK_DATA/SEEK_HOLE.
+ */
+public final class XfsFileOps {
+    private final FsContext ctx;
+    private final BufferedIo bio;
+    private final XfsIomapOps ops;
+    private final Writeback writeback;
+
+    public XfsFileOps(FsContext ctx, BufferedIo bio, XfsIomapOps ops, Writeback writeback) {
+        this.ctx = ctx;
+        this.bio = bio;
+        this.ops = ops;
+        this.writeback = writeback;
+    }
+
+    /** xfs_file_buffered_read: i_rwsem shared. */
+    public int read(Inode inode, long pos, ByteBuffer dst) {
+        inode.iRwsem.readLock().lock();
+        try {
+            return bio.read(inode, pos, dst, ops.read);
+        } finally {
+            inode.iRwsem.readLock().unlock();
+        }
+    }
+
+    /** xfs_file_buffered_write: i_rwsem exclusive, zero the gap past EOF (xfs_file_write_checks), write. */
+    public long write(Inode inode, long pos, ByteBuffer src) {
+        inode.iRwsem.writeLock().lock();
+        try {
+            long size = inode.size();
+            if (pos > size) {
+                bio.zeroRange(inode, size, pos - size, ops.bufferedWrite);
+            }
+            long n = bio.write(inode, pos, src, ops.bufferedWrite);
+            persistSize(inode);
+            return n;
+        } finally {
+            inode.iRwsem.writeLock().unlock();
+        }
+    }
+
+    /** A store through a shared mapping: __xfs_filemap_fault takes invalidate_lock shared (never i_rwsem). */
+    public int pageWrite(Inode inode, long pos, ByteBuffer src) {
+        inode.invalidateLock.readLock().lock();
+        try {
+            return bio.pageMkwriteStore(inode, pos, src, ops.pageMkwrite, ops.read);
+        } finally {
+            inode.invalidateLock.readLock().unlock();
+        }
+    }
+
+    private void persistSize(Inode inode) {
+        ctx.store.update(() -> inode.persistIfDirty(ctx.store));
+    }
+
+    /** xfs_setattr_size: i_rwsem and invalidate_lock exclusive. */
+    public void truncate(Inode inode, long newSize) {
+        if (newSize < 0) {
+            throw new FsException(Errno.EINVAL, "negative size " + newSize);
+        }
+        inode.iRwsem.writeLock().lock();
+        inode.invalidateLock.writeLock().lock();
+        try {
+            long oldSize = inode.size();
+            if (newSize > oldSize) {
+                bio.zeroRange(inode, oldSize, newSize - oldSize, ops.bufferedWrite);
+            } else {
+                bio.truncatePage(inode, newSize, ops.bufferedWrite);
+            }
+            // The zeroed EOF block must reach the image before blocks past it go away.
+            writeback.writeAndWait(inode, Math.min(oldSize, newSize), Math.max(oldSize, newSize));
+            long keepBlocks = inode.blockUp(newSize);
+            inode.mapping.truncateRange(keepBlocks * inode.blockSize, Long.MAX_VALUE);
+            // truncate_pagecache: the partial folio past newSize is zeroed in the cache.
+            if (newSize < keepBlocks * inode.blockSize) {
+                inode.mapping.truncateRange(newSize, keepBlocks * inode.blockSize - 1);
+            }
+            ExtentMap fork = inode.dataFork;
+            fork.ilock.writeLock().lock();
+            try {
+                ctx.store.update(() -> {
+                    inode.setSize(newSize);
+                    if (newSize < oldSize) {
+                        fork.punch(keepBlocks, Long.MAX_VALUE);
+                    }
+                    inode.touchMtime();
+                    inode.persist(ctx.store);
+                });
+            } finally {
+                fork.ilock.writeLock().unlock();
+            }
+        } finally {
+            inode.invalidateLock.writeLock().unlock();
+            inode.iRwsem.writeLock().unlock();
+        }
+    }
+
+    /** xfs_file_fallocate. */
+    public void fallocate(Inode inode, int mode, long offset, long len) {
+        if (offset < 0 || len <= 0) {
+            throw new FsException(Errno.EINVAL, "fallocate range " + offset + "+" + len + " is invalid");
+        }
+        int supported = Falloc.KEEP_SIZE | Falloc.PUNCH_HOLE | Falloc.ZERO_RANGE;
+        if ((mode & ~supported) != 0 || ((mode & Falloc.PUNCH_HOLE) != 0 && (mode & Falloc.KEEP_SIZE) == 0)
+                || ((mode & Falloc.PUNCH_HOLE) != 0 && (mode & Falloc.ZERO_RANGE) != 0)) {
+            throw new FsException(Errno.EOPNOTSUPP, "fallocate mode 0x" + Integer.toHexString(mode) + " is not supported");
+        }
+        inode.iRwsem.writeLock().lock();
+        inode.invalidateLock.writeLock().lock();
+        try {
+            if ((mode & Falloc.PUNCH_HOLE) != 0) {
+                freeFileSpace(inode, offset, len);
+                return;
+            }
+            if ((mode & Falloc.ZERO_RANGE) != 0) {
+                freeFileSpace(inode, offset, len);
+            }
+            int bs = inode.blockSize;
+            long startBlock = offset / bs;
+            long endBlock = inode.blockUp(offset + len);
+            allocFileSpace(inode, startBlock, endBlock);
+            if ((mode & Falloc.KEEP_SIZE) == 0 && offset + len > inode.size()) {
+                // xfs_vn_setattr_size: growing the file zeroes the old EOF block tail like truncate up.
+                bio.zeroRange(inode, inode.size(), offset + len - inode.size(), ops.bufferedWrite);
+                ctx.store.update(() -> {
+                    inode.setSize(offset + len);
+                    inode.persist(ctx.store);
+                });
+            }
+            inode.touchMtime();
+        } finally {
+            inode.invalidateLock.writeLock().unlock();
+            inode.iRwsem.writeLock().unlock();
+        }
+    }
+
+    private void allocFileSpace(Inode inode, long startBlock, long endBlock) {
+        ExtentMap fork = inode.dataFork;
+        for (int attempt = 0; ; attempt++) {
+            fork.ilock.writeLock().lock();
+            try {
+                ctx.store.update(() -> fork.allocUnwritten(startBlock, endBlock));
+                return;
+            } catch (FsException e) {
+                if (e.errno() != Errno.ENOSPC || attempt > 0 || ctx.alloc.busyBlocks() == 0) {
+                    throw e;
+                }
+            } finally {
+                fork.ilock.writeLock().unlock();
+            }
+            ctx.commit(false);
+        }
+    }
+
+    /**
+     * xfs_free_file_space: flush and drop the page cache over the range (xfs_flush_unmap_range), unmap the
+     * whole blocks, then zero the partial blocks at either end through the page cache.
+     */
+    private void freeFileSpace(Inode inode, long offset, long len) {
+        int bs = inode.blockSize;
+        long rstart = Math.floorDiv(offset, Math.max(bs, 4096)) * Math.max(bs, 4096);
+        long rend = (offset + len + Math.max(bs, 4096) - 1) / Math.max(bs, 4096) * Math.max(bs, 4096) - 1;
+        writeback.writeAndWait(inode, rstart, rend);
+        inode.mapping.truncateRange(rstart, rend);
+        long startBlock = inode.blockUp(offset);
+        long endBlock = (offset + len) / bs;
+        if (endBlock > startBlock) {
+            ExtentMap fork = inode.dataFork;
+            fork.ilock.writeLock().lock();
+            try {
+                ctx.store.update(() -> fork.punch(startBlock, endBlock));
+            } finally {
+                fork.ilock.writeLock().unlock();
+            }
+        }
+        long size = inode.size();
+        if (offset >= size) {
+            return;
+        }
+        long zlen = Math.min(len, size - offset);
+        bio.zeroRange(inode, offset, zlen, ops.bufferedWrite);
+    }
+
+    /** iomap_seek_data / iomap_seek_hole with xfs_seek_iomap_begin. */
+    public long seek(Inode inode, long offset, int whence) {
+        if (whence != Whence.SEEK_DATA && whence != Whence.SEEK_HOLE) {
+            throw new FsException(Errno.EINVAL, "lseek whence " + whence + " is not SEEK_DATA or SEEK_HOLE");
+        }
+        inode.iRwsem.readLock().lock();
+        try {
+            long size = inode.size();
+            if (offset < 0 || offset >= size) {
+                throw new FsException(Errno.ENXIO, "offset " + offset + " is at or past EOF " + size);
+            }
+            boolean data = whence == Whence.SEEK_DATA;
+            int bs = inode.blockSize;
+            long pos = offset;
+            ExtentMap fork = inode.dataFork;
+            while (pos < size) {
+                long block = pos / bs;
+                Extent e;
+                long segEnd;
+                fork.ilock.readLock().lock();
+                try {
+                    e = fork.find(block);
+                    segEnd = Math.min(size, e != null ? e.end() * bs : Math.min(fork.holeEnd(block), Long.MAX_VALUE / bs) * bs);
+                } finally {
+                    fork.ilock.readLock().unlock();
+                }
+                if (e == null) {
+                    if (!data) {
+                        return pos;
+                    }
+                } else if (e.type() == ExtentType.UNWRITTEN) {
+                    long hit = inode.mapping.seekHoleData(pos, segEnd, data);
+                    if (hit >= 0 && hit < segEnd) {
+                        return hit;
+                    }
+                } else if (data) {
+                    return pos;
+                }
+                pos = segEnd;
+            }
+            if (data) {
+                throw new FsException(Errno.ENXIO, "no data at or after offset " + offset);
+            }
+            return size;
+        } finally {
+            inode.iRwsem.readLock().unlock();
+        }
+    }
+}

@@ -1,0 +1,196 @@
+package org.iomapfs.core.xfs;
+
+import org.iomapfs.core.api.Errno;
+import org.iomapfs.core.api.FsException;
+import org.iomapfs.core.buffered.DelallocRelease;
+import org.iomapfs.core.extent.Extent;
+import org.iomapfs.core.extent.ExtentMap;
+import org.iomapfs.core.extent.ExtentType;
+import org.iomapfs.core.inode.FsContext;
+import org.iomapfs.core.inode.Inode;
+import org.iomapfs.core.iomap.Iomap;
+import org.iomapfs.core.iomap.IomapOps;
+import org.iomapfs.core.iomap.IomapType;
+
+/**
+ * The filesystem side of iomap, after fs/xfs/xfs_iomap.c: the ops tables handed to the iomap core for
+ * buffered writes, page faults, reads and direct writes. Each {@code begin} samples the data fork sequence
+ * under the ILOCK as the validity cookie (xfs_iomap_inode_sequence, 304a68b9c63b).
+ */
+public final class XfsIomapOps {
+    private final FsContext ctx;
+    private final DelallocRelease release;
+
+    /** xfs_buffered_write_iomap_ops: reserves delalloc over holes; ->iomap_end punches what a failed write reserved. */
+    public final IomapOps bufferedWrite;
+    /**
+     * xfs_page_mkwrite_iomap_ops (118e021b4b66 "xfs: write page faults in iomap are not buffered writes"):
+     * the same ->iomap_begin, and no ->iomap_end.
+     */
+    public final IomapOps pageMkwrite;
+    /** xfs_read_iomap_ops. */
+    public final IomapOps read;
+    /** xfs_direct_write_iomap_ops: allocates unwritten extents for holes and delalloc. */
+    public final IomapOps directWrite;
+
+    public XfsIomapOps(FsContext ctx, DelallocRelease release) {
+        this.ctx = ctx;
+        this.release = release;
+        this.bufferedWrite = new IomapOps() {
+            @Override
+            public Iomap begin(Inode inode, long pos, long length, int flags) {
+                return bufferedWriteBegin(inode, pos, length, flags);
+            }
+
+            @Override
+            public End end() { return XfsIomapOps.this::bufferedWriteEnd; }
+
+            @Override
+            public boolean valid(Inode inode, Iomap iomap) { return iomapValid(inode, iomap); }
+        };
+        this.pageMkwrite = new IomapOps() {
+            @Override
+            public Iomap begin(Inode inode, long pos, long length, int flags) {
+                return bufferedWriteBegin(inode, pos, length, flags);
+            }
+
+            @Override
+            public boolean valid(Inode inode, Iomap iomap) { return iomapValid(inode, iomap); }
+        };
+        this.read = this::readBegin;
+        this.directWrite = this::directWriteBegin;
+    }
+
+    /** xfs_iomap_valid: the cached mapping is valid while the data fork sequence has not moved. */
+    boolean iomapValid(Inode inode, Iomap iomap) {
+        return iomap.validityCookie == inode.dataFork.seq();
+    }
+
+    private Iomap toIomap(Inode inode, Extent e, int flags, long seq) {
+        int bs = inode.blockSize;
+        IomapType type = switch (e.type()) {
+            case DELALLOC -> IomapType.DELALLOC;
+            case UNWRITTEN -> IomapType.UNWRITTEN;
+            case WRITTEN -> IomapType.MAPPED;
+        };
+        long addr = e.type() == ExtentType.DELALLOC ? Iomap.NULL_ADDR : e.disk() * bs;
+        return new Iomap(e.start() * bs, e.len() * bs, type, addr, flags, seq);
+    }
+
+    private Iomap hole(Inode inode, long startBlock, long endBlock, long seq) {
+        int bs = inode.blockSize;
+        return new Iomap(startBlock * bs, (endBlock - startBlock) * bs, IomapType.HOLE, Iomap.NULL_ADDR, 0, seq);
+    }
+
+    /** xfs_buffered_write_iomap_begin (no speculative preallocation, no COW fork). */
+    Iomap bufferedWriteBegin(Inode inode, long pos, long length, int flags) {
+        ExtentMap fork = inode.dataFork;
+        long sb = inode.block(pos);
+        long eb = inode.blockUp(pos + length);
+        boolean retried = false;
+        while (true) {
+            fork.ilock.writeLock().lock();
+            try {
+                Extent e = fork.find(sb);
+                if (e != null) {
+                    return toIomap(inode, e, 0, fork.seq());
+                }
+                long end = Math.min(eb, fork.holeEnd(sb));
+                if ((flags & IomapOps.ZERO) != 0) {
+                    // We never need to allocate blocks for zeroing a hole.
+                    return hole(inode, sb, end, fork.seq());
+                }
+                long reserved = ctx.store.update(() -> fork.reserveDelalloc(sb, end));
+                ctx.metrics.delallocReservedBytes.increment((double) reserved * inode.blockSize);
+                Extent d = fork.find(sb);
+                return toIomap(inode, d.slice(sb, end), Iomap.F_NEW, fork.seq());
+            } catch (FsException ex) {
+                if (ex.errno() != Errno.ENOSPC || retried || ctx.alloc.busyBlocks() == 0) {
+                    throw ex;
+                }
+                retried = true;
+            } finally {
+                fork.ilock.writeLock().unlock();
+            }
+            // Freed blocks become usable once their transaction is committed (xfs_extent_busy_flush).
+            ctx.commit(false);
+        }
+    }
+
+    /**
+     * xfs_buffered_write_iomap_end -> iomap_file_buffered_write_punch_delalloc (9c7babf94a0d): after a short
+     * write, release the delalloc this write reserved but did not use.
+     */
+    void bufferedWriteEnd(Inode inode, long pos, long length, long written, int flags, Iomap iomap) {
+        if (iomap.type != IomapType.DELALLOC || !iomap.isNew()) {
+            return;
+        }
+        int bs = inode.blockSize;
+        long startByte = written == 0 ? Math.floorDiv(pos, bs) * bs : ceil(pos + written, bs);
+        long endByte = ceil(pos + length, bs);
+        if (startByte >= endByte) {
+            return;
+        }
+        release.release(inode, startByte, endByte);
+    }
+
+    private static long ceil(long v, long a) { return (v + a - 1) / a * a; }
+
+    /** xfs_read_iomap_begin: reports what is there, delalloc included; never allocates. */
+    Iomap readBegin(Inode inode, long pos, long length, int flags) {
+        ExtentMap fork = inode.dataFork;
+        long sb = inode.block(pos);
+        long eb = inode.blockUp(pos + length);
+        fork.ilock.readLock().lock();
+        try {
+            Extent e = fork.find(sb);
+            if (e != null) {
+                return toIomap(inode, e, 0, fork.seq());
+            }
+            return hole(inode, sb, Math.min(eb, fork.holeEnd(sb)), fork.seq());
+        } finally {
+            fork.ilock.readLock().unlock();
+        }
+    }
+
+    /** xfs_direct_write_iomap_begin: holes and delalloc get unwritten blocks (xfs_iomap_write_direct), IOMAP_F_NEW. */
+    Iomap directWriteBegin(Inode inode, long pos, long length, int flags) {
+        ExtentMap fork = inode.dataFork;
+        long sb = inode.block(pos);
+        long eb = inode.blockUp(pos + length);
+        boolean retried = false;
+        while (true) {
+            fork.ilock.writeLock().lock();
+            try {
+                Extent e = fork.find(sb);
+                if (e != null && e.type() != ExtentType.DELALLOC) {
+                    return toIomap(inode, e, 0, fork.seq());
+                }
+                long end = Math.min(eb, e != null ? e.end() : fork.holeEnd(sb));
+                ctx.store.update(() -> fork.allocUnwritten(sb, end));
+                Extent a = fork.find(sb);
+                return toIomap(inode, a.slice(sb, Math.min(end, a.end())), Iomap.F_NEW, fork.seq());
+            } catch (FsException ex) {
+                if (ex.errno() != Errno.ENOSPC || retried || ctx.alloc.busyBlocks() == 0) {
+                    throw ex;
+                }
+                retried = true;
+            } finally {
+                fork.ilock.writeLock().unlock();
+            }
+            ctx.commit(false);
+        }
+    }
+
+    /** xfs_buffered_write_delalloc_punch: removes only delalloc in [start, end) bytes. */
+    public void punchDelalloc(Inode inode, long startByte, long endByte) {
+        ExtentMap fork = inode.dataFork;
+        fork.ilock.writeLock().lock();
+        try {
+            long n = ctx.store.update(() -> fork.punchDelalloc(inode.block(startByte), inode.blockUp(endByte)));
+            ctx.metrics.delallocPunchedBytes.increment((double) n * inode.blockSize);
+        } finally {
+            fork.ilock.writeLock().unlock();
+        }
+    }
+}

@@ -1,0 +1,233 @@
+package org.iomapfs.tests;
+
+import org.iomapfs.core.EngineConfig;
+import org.iomapfs.core.IomapFs;
+import org.iomapfs.core.api.Falloc;
+import org.iomapfs.core.api.OpenFlags;
+import org.iomapfs.core.store.Mkfs;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Several threads doing buffered writes, page_mkwrite stores, reads, truncates, punches, zero ranges,
+ * fallocates and fsyncs on a few shared files, with background writeback and a tiny reclaim budget, checked
+ * against a shadow copy. Each thread owns byte slots (3000 bytes, so slots share blocks and folios with
+ * other threads' slots) and only changes its own, so every read of a slot has one right answer while
+ * writeback, completion and reclaim race with everything. Truncate and fsync+verify take a per-file test
+ * lock exclusively (the shadow cannot follow a truncate racing with slot writes).
+ *
+ * <p>Replay: {@code -Dstress.seed=N} reruns the same per-thread operation sequences; with
+ * {@code -Dstress.threads=1} the sequence is fully determined except for background writeback timing.
+ */
+class EngineStressTest {
+    static final int SLOT = 3000;
+    static final int MAX_SIZE = 192 * 1024;
+
+    @TempDir
+    Path dir;
+
+    static final class FileState {
+        final ReentrantReadWriteLock testLock = new ReentrantReadWriteLock();
+        final byte[] shadow = new byte[MAX_SIZE + SLOT];
+        long size;
+        long fh;
+        long dfh;
+
+        synchronized void grow(long end) {
+            size = Math.max(size, end);
+        }
+
+        synchronized long size() { return size; }
+    }
+
+    @Test
+    void concurrentMixedOperationsMatchTheShadowModel() throws Exception {
+        long seed = Long.getLong("stress.seed", System.nanoTime());
+        int threads = Integer.getInteger("stress.threads", 4);
+        long totalOps = Long.getLong("stress.ops", 200_000);
+        int blockSize = Integer.getInteger("stress.bs", 1024);
+        System.out.println("EngineStressTest seed=" + seed + " threads=" + threads + " ops=" + totalOps + " bs=" + blockSize
+                + " (replay: -Dstress.seed=" + seed + ")");
+        Path img = dir.resolve("img");
+        Mkfs.format(img, 256L << 20, blockSize, true);
+        EngineConfig cfg = EngineConfig.defaults().withCacheBytes(64 * 4096).withWritebackIntervalMs(5)
+                .withDirtyThresholdFolios(16);
+        IomapFs fs = IomapFs.open(img, cfg);
+        FileState[] files = new FileState[3];
+        for (int i = 0; i < files.length; i++) {
+            files[i] = new FileState();
+            files[i].fh = fs.create("/f" + i, 0644, OpenFlags.O_RDWR, 0, 0);
+            files[i].dfh = fs.open("/f" + i, OpenFlags.O_RDWR | OpenFlags.O_DIRECT);
+        }
+        ConcurrentLinkedQueue<String> mismatches = new ConcurrentLinkedQueue<>();
+        AtomicLong done = new AtomicLong();
+        AtomicLong fsyncChecks = new AtomicLong();
+        List<Thread> ts = new ArrayList<>();
+        List<Throwable> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
+        long perThread = totalOps / threads;
+        for (int t = 0; t < threads; t++) {
+            int me = t;
+            Thread th = new Thread(() -> {
+                Random r = new Random(seed * 31 + me);
+                try {
+                    for (long i = 0; i < perThread && mismatches.size() < 5; i++) {
+                        step(fs, files[r.nextInt(files.length)], me, threads, r, mismatches, fsyncChecks);
+                        done.incrementAndGet();
+                    }
+                } catch (Throwable e) {
+                    errors.add(e);
+                }
+            }, "stress-" + t);
+            ts.add(th);
+            th.start();
+        }
+        for (Thread th : ts) {
+            th.join();
+        }
+        for (FileState f : files) {
+            f.testLock.writeLock().lock();
+            try {
+                fs.fsync(f.fh, false);
+                verifyWhole(fs, f, "final", mismatches);
+            } finally {
+                f.testLock.writeLock().unlock();
+            }
+        }
+        fs.dropCaches();
+        for (FileState f : files) {
+            verifyWhole(fs, f, "final after cache drop", mismatches);
+        }
+        var m = cfg.registry();
+        System.out.printf("EngineStressTest: %d ops, %d fsync checks, %d mismatches, evictions=%.0f stale=%.0f remaps=%.0f%n",
+                done.get(), fsyncChecks.get(), mismatches.size(), m.counter("iomapfs.pagecache.evictions").count(),
+                m.counter("iomapfs.iomap.stale").count(), m.counter("iomapfs.iomap.remaps").count());
+        fs.close();
+        if (!errors.isEmpty()) {
+            throw new AssertionError("stress thread failed (seed " + seed + ")", errors.get(0));
+        }
+        assertTrue(mismatches.isEmpty(), "seed " + seed + ": " + String.join("\n", mismatches));
+        assertEquals(perThread * threads, done.get());
+        assertTrue(m.counter("iomapfs.pagecache.evictions").count() > 0, "reclaim ran");
+    }
+
+    private static void step(IomapFs fs, FileState f, int me, int threads, Random r,
+                             ConcurrentLinkedQueue<String> mismatches, AtomicLong fsyncChecks) {
+        int op = r.nextInt(100);
+        if (op < 2) {
+            f.testLock.writeLock().lock();
+            try {
+                long ns = r.nextInt(MAX_SIZE);
+                fs.ftruncate(f.fh, ns);
+                synchronized (f) {
+                    java.util.Arrays.fill(f.shadow, (int) Math.min(ns, f.size), f.shadow.length, (byte) 0);
+                    f.size = ns;
+                }
+            } finally {
+                f.testLock.writeLock().unlock();
+            }
+            return;
+        }
+        if (op < 4) {
+            f.testLock.writeLock().lock();
+            try {
+                fs.fsync(f.fh, false);
+                verifyWhole(fs, f, "after fsync", mismatches);
+                fsyncChecks.incrementAndGet();
+            } finally {
+                f.testLock.writeLock().unlock();
+            }
+            return;
+        }
+        // a random sub-range of one of my slots
+        int nslots = MAX_SIZE / SLOT;
+        int slot = r.nextInt(nslots / threads) * threads + me;
+        int a = slot * SLOT + r.nextInt(SLOT);
+        int b = Math.min(slot * SLOT + SLOT, a + 1 + r.nextInt(SLOT));
+        int len = b - a;
+        f.testLock.readLock().lock();
+        try {
+            if (op < 40) {
+                byte[] data = new byte[len];
+                r.nextBytes(data);
+                fs.write(f.fh, a, ByteBuffer.wrap(data));
+                System.arraycopy(data, 0, f.shadow, a, len);
+                f.grow(b);
+            } else if (op < 55) {
+                if (b <= f.size()) {
+                    byte[] data = new byte[len];
+                    r.nextBytes(data);
+                    fs.writePage(f.fh, a, ByteBuffer.wrap(data));
+                    System.arraycopy(data, 0, f.shadow, a, len);
+                }
+            } else if (op < 85) {
+                ByteBuffer bb = ByteBuffer.allocate(len);
+                long sizeBefore = f.size();
+                int n = fs.read(f.fh, a, bb);
+                long want = Math.max(0, Math.min(b, sizeBefore) - a);
+                if (n < want) {
+                    mismatches.add("short read at " + a + ": " + n + " < " + want);
+                }
+                for (int i = 0; i < n; i++) {
+                    if (bb.get(i) != f.shadow[a + i]) {
+                        mismatches.add("read mismatch at offset " + (a + i) + ": got " + bb.get(i) + " want " + f.shadow[a + i]);
+                        break;
+                    }
+                }
+            } else if (op < 91) {
+                fs.fallocate(f.fh, Falloc.PUNCH_HOLE | Falloc.KEEP_SIZE, a, len);
+                java.util.Arrays.fill(f.shadow, a, b, (byte) 0);
+            } else if (op < 95) {
+                fs.fallocate(f.fh, Falloc.ZERO_RANGE | Falloc.KEEP_SIZE, a, len);
+                java.util.Arrays.fill(f.shadow, a, b, (byte) 0);
+            } else {
+                boolean keep = r.nextBoolean();
+                fs.fallocate(f.fh, keep ? Falloc.KEEP_SIZE : 0, a, len);
+                if (!keep) {
+                    f.grow(b);
+                }
+            }
+        } finally {
+            f.testLock.readLock().unlock();
+        }
+    }
+
+    /** Whole file through the page cache and through direct I/O (what is on the image). */
+    private static void verifyWhole(IomapFs fs, FileState f, String when, ConcurrentLinkedQueue<String> mismatches) {
+        long size = f.size();
+        if (fs.fgetattr(f.fh).size() != size) {
+            mismatches.add(when + ": size " + fs.fgetattr(f.fh).size() + " want " + size);
+            return;
+        }
+        ByteBuffer bb = ByteBuffer.allocate((int) size);
+        fs.read(f.fh, 0, bb);
+        compare(bb.array(), f.shadow, (int) size, when + " (buffered)", mismatches);
+        int aligned = (int) ((size + 4095) / 4096 * 4096);
+        ByteBuffer db = ByteBuffer.allocate(aligned);
+        int n = fs.read(f.dfh, 0, db);
+        if (n != size) {
+            mismatches.add(when + " (direct): read " + n + " want " + size);
+        }
+        compare(db.array(), f.shadow, (int) size, when + " (direct)", mismatches);
+    }
+
+    private static void compare(byte[] got, byte[] want, int len, String what, ConcurrentLinkedQueue<String> mismatches) {
+        for (int i = 0; i < len; i++) {
+            if (got[i] != want[i]) {
+                mismatches.add(what + ": first mismatch at offset " + i + " got " + got[i] + " want " + want[i]);
+                return;
+            }
+        }
+    }
+}
