@@ -49,7 +49,13 @@ public final class Main implements Runnable {
 
     /** Runs the CLI and returns its exit status (tests call this in-process). */
     public static int run(String... args) {
+        return run(new PrintWriter(System.err, true), args);
+    }
+
+    /** Runs the CLI with error messages going to {@code err}. */
+    public static int run(PrintWriter err, String... args) {
         CommandLine cl = new CommandLine(new Main());
+        cl.setErr(err);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             String msg = ex instanceof Failure || ex instanceof Daemon.MountFailure
                 ? ex.getMessage() : ex.toString();
@@ -148,8 +154,9 @@ public final class Main implements Runnable {
     // ------------------------------------------------------------------------------------------- mount
 
     @Command(name = "mount", mixinStandardHelpOptions = true,
-        description = {"Mount IMAGE on MNT. Without --foreground the daemon runs as its own process and the",
-            "command returns once the mount is live (non-zero with the daemon's error otherwise)."})
+        description = {"Mount IMAGE on MNT.",
+            "Without --foreground the daemon runs as its own process and the command returns once the mount",
+            "is live (non-zero with the daemon's one-line error otherwise)."})
     static final class Mount implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "IMAGE") Path image;
         @Parameters(index = "1", paramLabel = "MNT") Path mnt;
@@ -323,7 +330,8 @@ public final class Main implements Runnable {
     // ------------------------------------------------------------------------------------------- ctl
 
     @Command(name = "ctl", mixinStandardHelpOptions = true,
-        description = {"Read or set control keys of a mounted file system (files under MNT/.iomapfs).",
+        description = {"Read or set control keys of a mounted file system.",
+            "The keys are the files under MNT/.iomapfs.",
             "No KEY: list every key. KEY: print its value. KEY=VALUE: set it (owner only)."})
     static final class Ctl implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "MNT") Path mnt;
