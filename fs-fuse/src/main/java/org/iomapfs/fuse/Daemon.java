@@ -1,0 +1,199 @@
+package org.iomapfs.fuse;
+
+import org.iomapfs.core.api.Controls;
+import org.iomapfs.core.api.FsException;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * One mounted image in the foreground: checks, image lock, engine, control settings, mount, and the way out.
+ * Whatever ends the mount (an unmount from outside, or SIGTERM/SIGINT which runs {@link #stop}), the daemon
+ * then tears the session down, closes the engine (flush dirty data, commit metadata) and releases the image.
+ */
+public final class Daemon {
+    /** A failure to mount, with the one-line message the user sees. */
+    public static final class MountFailure extends RuntimeException {
+        public MountFailure(String message) { super(message); }
+    }
+
+    public record Settings(Path image, Path mountPoint, String mode, Map<String, String> bugs,
+                           Map<String, String> injects, long cacheBytes, FuseMount.Options options) { }
+
+    private final Settings s;
+    private FuseMount mount;
+    private Engine.Opened engine;
+    private ImageLock lock;
+    private final CountDownLatch closed = new CountDownLatch(1);
+    private volatile boolean stopping;
+    private int deviceMinor = -1;
+
+    public Daemon(Settings s) { this.s = s; }
+
+    /** The checks a mount makes before touching anything; the CLI runs them too, for a fast clear error. */
+    public static void checkMountPoint(Path mnt) {
+        if (!Files.exists(mnt)) {
+            throw new MountFailure("mount point " + mnt + " does not exist");
+        }
+        if (!Files.isDirectory(mnt)) {
+            throw new MountFailure("mount point " + mnt + " is not a directory");
+        }
+        Optional<Mounts.Mount> m = Mounts.at(mnt);
+        if (m.isPresent()) {
+            throw new MountFailure("mount point " + mnt + " is busy: " + m.get().fsType() + " from "
+                + m.get().source() + " is already mounted there");
+        }
+        try (Stream<Path> entries = Files.list(mnt)) {
+            if (entries.findAny().isPresent()) {
+                throw new MountFailure("mount point " + mnt + " is busy: the directory is not empty");
+            }
+        } catch (IOException e) {
+            throw new MountFailure("cannot read mount point " + mnt + ": " + e.getMessage());
+        }
+    }
+
+    public static void checkImage(Path image) {
+        if (!Files.exists(image)) {
+            throw new MountFailure("image " + image + " does not exist (create it with: iomapfs mkfs " + image + ")");
+        }
+        if (!Files.isRegularFile(image)) {
+            throw new MountFailure("image " + image + " is not a regular file");
+        }
+    }
+
+    public static String inUseMessage(Path image) {
+        return "image " + image + " is already in use" + Mounts.ofImage(image)
+            .map(m -> " (mounted at " + m.mountPoint() + ")").orElse(" by another iomapfs process");
+    }
+
+    /** Checks, locks, opens, applies settings and mounts; throws {@link MountFailure} with the reason. */
+    public void start() {
+        checkImage(s.image());
+        checkMountPoint(s.mountPoint());
+        try {
+            lock = ImageLock.tryAcquire(s.image());
+        } catch (IllegalStateException e) {
+            throw new MountFailure(e.getMessage());
+        }
+        if (lock == null) {
+            throw new MountFailure(inUseMessage(s.image()));
+        }
+        try {
+            try {
+                engine = Engine.load().open(s.image(), s.cacheBytes());
+            } catch (FsException | IllegalStateException e) {
+                throw new MountFailure("cannot open image " + s.image() + ": " + e.getMessage());
+            }
+            applySettings(engine.controls());
+            mount = new FuseMount(engine.vfs(), engine.controls(), Native.libc().getuid(), Native.libc().getgid());
+            try {
+                mount.mount(s.mountPoint(), s.options());
+                deviceMinor = Mounts.at(s.mountPoint()).map(Mounts.Mount::minor).orElse(-1);
+            } catch (FsException e) {
+                throw new MountFailure(e.getMessage());
+            }
+        } catch (RuntimeException e) {
+            if (engine != null) {
+                closeEngineQuietly();
+            }
+            lock.close();
+            throw e;
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(this::stop, "iomapfs-shutdown"));
+    }
+
+    private void applySettings(Controls c) {
+        Map<String, String> writes = new LinkedHashMap<>();
+        if (s.mode() != null) {
+            writes.put("mode", s.mode());
+        }
+        s.bugs().forEach((k, v) -> writes.put("bugs/" + k, v));
+        s.injects().forEach((k, v) -> writes.put("inject/" + k, v));
+        List<String> keys = c.keys();
+        for (Map.Entry<String, String> w : writes.entrySet()) {
+            String key = w.getKey();
+            if (!keys.contains(key)) {
+                String dir = key.contains("/") ? key.substring(0, key.indexOf('/') + 1) : "";
+                List<String> known = new ArrayList<>();
+                for (String k : keys) {
+                    if (!dir.isEmpty() && k.startsWith(dir)) {
+                        known.add(k.substring(dir.length()));
+                    }
+                }
+                String what = dir.isEmpty() ? "setting '" + key + "'" : "unknown " + (dir.equals("bugs/") ? "bug" :
+                    dir.equals("inject/") ? "injection knob" : "key") + " '" + key.substring(dir.length()) + "'";
+                throw new MountFailure((dir.isEmpty() ? "unknown " : "") + what
+                    + (known.isEmpty() ? "" : " (known: " + String.join(", ", known) + ")"));
+            }
+            try {
+                c.write(key, w.getValue());
+            } catch (FsException e) {
+                throw new MountFailure("bad value '" + w.getValue() + "' for " + key + ": " + e.getMessage());
+            }
+        }
+    }
+
+    /** Serves until the file system is unmounted, then closes everything. Returns the exit status. */
+    public int runUntilUnmounted() throws InterruptedException {
+        try {
+            mount.awaitLoopEnd(Long.MAX_VALUE, TimeUnit.DAYS);
+            Log.info("request loop ended; closing the engine");
+            mount.teardown();
+            engine.vfs().close();
+            Log.info("engine closed; image " + s.image() + " released");
+            return 0;
+        } catch (RuntimeException e) {
+            Log.error("closing the engine failed", e);
+            return 1;
+        } finally {
+            lock.close();
+            closed.countDown();
+        }
+    }
+
+    private void closeEngineQuietly() {
+        try {
+            engine.vfs().close();
+        } catch (RuntimeException e) {
+            Log.error("closing the engine after a failed mount", e);
+        }
+    }
+
+    /**
+     * SIGTERM/SIGINT (a JVM shutdown hook): push the kernel's dirty pages to us while we still serve
+     * (syncfs), unmount, and wait for {@link #runUntilUnmounted} to close the engine.
+     */
+    public void stop() {
+        if (stopping || closed.getCount() == 0) {
+            return;
+        }
+        stopping = true;
+        Path mnt = s.mountPoint();
+        Log.info("stopping: syncing and unmounting " + mnt);
+        Unmount.syncfs(mnt);
+        Unmount.unmount(mnt, true);
+        try {
+            if (!mount.awaitLoopEnd(5, TimeUnit.SECONDS)) {
+                // a lazy unmount with files still open keeps the connection; abort it so the loop ends
+                Log.info("connection still busy after a lazy unmount; aborting it");
+                if (deviceMinor >= 0) {
+                    Unmount.abortConnection(deviceMinor);
+                }
+            }
+            if (!closed.await(300, TimeUnit.SECONDS)) {
+                Log.info("engine did not close within 300 s; exiting anyway");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

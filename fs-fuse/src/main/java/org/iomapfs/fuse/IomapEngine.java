@@ -1,0 +1,28 @@
+package org.iomapfs.fuse;
+
+import org.iomapfs.core.EngineConfig;
+import org.iomapfs.core.IomapFs;
+import org.iomapfs.core.store.Fsck;
+import org.iomapfs.core.store.Mkfs;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/** The real engine: fs-core's IomapFs, Mkfs and Fsck. */
+final class IomapEngine implements Engine {
+    @Override
+    public Opened open(Path image, long cacheBytes) {
+        IomapFs fs = IomapFs.open(image, EngineConfig.defaults().withCacheBytes(cacheBytes));
+        return new Opened(fs, fs);
+    }
+
+    @Override
+    public void mkfs(Path image, long sizeBytes, int blockSize, boolean force) {
+        Mkfs.format(image, sizeBytes, blockSize, force);
+    }
+
+    @Override
+    public List<String> fsck(Path image) {
+        return Fsck.check(image).problems();
+    }
+}

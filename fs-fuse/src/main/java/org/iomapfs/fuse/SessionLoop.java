@@ -1,0 +1,128 @@
+package org.iomapfs.fuse;
+
+import com.kenai.jffi.MemoryIO;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A fixed pool of long-lived Java threads that drive libfuse 2.9's own session: each thread loops on
+ * {@code fuse_session_receive_buf} / {@code fuse_session_process_buf} exactly as {@code fuse_do_work} in
+ * libfuse's fuse_loop_mt.c does, but never exits while the mount lives. libfuse's loop starts a new pthread
+ * whenever no worker is idle and ends workers once more than 10 are idle, and every new pthread that calls
+ * into Java must attach to and detach from the JVM; these threads are Java threads, so they never do.
+ *
+ * <p>Shutdown follows libfuse too: an unmount makes every blocked read of /dev/fuse fail with ENODEV, which
+ * fuse_kern_chan.c turns into {@code fuse_session_exit} plus a return of 0, so every worker leaves its loop.
+ */
+final class SessionLoop {
+    private static final int EINTR = 4;
+    // struct fuse_buf (fuse_common.h, LP64): size_t size @0, enum flags @8, void *mem @16, int fd @24, off_t pos @32
+    private static final int BUF_SIZE = 0, BUF_FLAGS = 8, BUF_MEM = 16, BUF_FD = 24, BUF_POS = 32;
+    private static final int FUSE_BUF_LEN = 40;
+    private static final int CHP = 48; // struct fuse_chan * written back by fuse_session_receive_buf
+
+    /** A loop thread; it owns the receive buffer, so WRITE payloads can be viewed without allocation. */
+    static final class Worker extends Thread {
+        private final SessionLoop loop;
+        final ByteBuffer recv;
+        final long recvAddr;
+        private final ByteBuffer view;
+        private final ByteBuffer ctl;
+        private final long ctlAddr;
+
+        Worker(SessionLoop loop, int index) {
+            super("fuse-worker-" + index);
+            setDaemon(true);
+            this.loop = loop;
+            this.recv = ByteBuffer.allocateDirect((int) loop.bufsize);
+            this.recvAddr = MemoryIO.getInstance().getDirectBufferAddress(recv);
+            this.view = recv.duplicate();
+            this.ctl = ByteBuffer.allocateDirect(64).order(ByteOrder.nativeOrder());
+            this.ctlAddr = MemoryIO.getInstance().getDirectBufferAddress(ctl);
+        }
+
+        /** A view of [addr, addr+len) if it lies in this thread's receive buffer, else null. Reused per call. */
+        ByteBuffer view(long addr, int len) {
+            long off = addr - recvAddr;
+            if (off < 0 || off + len > recv.capacity()) {
+                return null;
+            }
+            view.clear();
+            view.position((int) off);
+            view.limit((int) off + len);
+            return view;
+        }
+
+        @Override
+        public void run() {
+            Native.LibFuse2 f = Native.fuse();
+            long se = loop.session;
+            while (f.fuse_session_exited(se) == 0) {
+                // receive_buf overwrites size with the request length, so reset the whole fuse_buf every time
+                ctl.putLong(BUF_SIZE, loop.bufsize);
+                ctl.putInt(BUF_FLAGS, 0);
+                ctl.putLong(BUF_MEM, recvAddr);
+                ctl.putInt(BUF_FD, -1);
+                ctl.putLong(BUF_POS, 0);
+                ctl.putLong(CHP, loop.channel);
+                int res = f.fuse_session_receive_buf(se, ctlAddr, ctlAddr + CHP);
+                if (res == -EINTR) {
+                    continue;
+                }
+                if (res <= 0) {
+                    if (res < 0) {
+                        loop.error = -res;
+                        f.fuse_session_exit(se);
+                    }
+                    break;
+                }
+                f.fuse_session_process_buf(se, ctlAddr, ctl.getLong(CHP));
+            }
+        }
+    }
+
+    final long session;
+    final long channel;
+    final long bufsize;
+    private final List<Worker> workers = new ArrayList<>();
+    volatile int error;
+
+    SessionLoop(long session, int threads) {
+        Native.LibFuse2 f = Native.fuse();
+        this.session = session;
+        this.channel = f.fuse_session_next_chan(session, 0);
+        this.bufsize = f.fuse_chan_bufsize(channel);
+        for (int i = 0; i < threads; i++) {
+            workers.add(new Worker(this, i));
+        }
+    }
+
+    void start() {
+        workers.forEach(Thread::start);
+    }
+
+    /** Waits for every worker to leave its loop; false on timeout. */
+    boolean join(long timeout, TimeUnit unit) throws InterruptedException {
+        long deadline = System.nanoTime() + unit.toNanos(timeout);
+        for (Worker w : workers) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return false;
+            }
+            TimeUnit.NANOSECONDS.timedJoin(w, left);
+            if (w.isAlive()) {
+                return false;
+            }
+        }
+        Native.fuse().fuse_session_reset(session);
+        return true;
+    }
+
+    static ByteBuffer viewIfWorker(long addr, int len) {
+        return Thread.currentThread() instanceof Worker w ? w.view(addr, len) : null;
+    }
+}
