@@ -8,6 +8,9 @@ import org.iomapfs.core.metrics.EngineMetrics;
 import org.iomapfs.core.pagecache.PageCache;
 import org.iomapfs.core.store.MetaStore;
 
+import org.iomapfs.core.api.Errno;
+import org.iomapfs.core.api.FsException;
+
 import java.util.Collection;
 import java.util.List;
 import java.util.function.LongFunction;
@@ -45,6 +48,23 @@ public final class FsContext {
 
     /** The in-core inode, or null if it was evicted. */
     public Inode inode(long ino) { return inodeLookup.apply(ino); }
+
+    /**
+     * Runs an allocating step, and once more after a commit if it failed with ENOSPC while freed blocks were
+     * still busy: they become usable once their transaction is committed (xfs_extent_busy_flush). The step
+     * takes and drops its own locks, so the commit runs holding none.
+     */
+    public <T> T retryAfterBusyFlush(Supplier<T> step) {
+        try {
+            return step.get();
+        } catch (FsException e) {
+            if (e.errno() != Errno.ENOSPC || alloc.busyBlocks() == 0) {
+                throw e;
+            }
+        }
+        commit(false);
+        return step.get();
+    }
 
     /** Commits metadata; with {@code durable}, forces data and metadata to stable storage first/with it. */
     public void commit(boolean durable) {

@@ -154,20 +154,14 @@ public final class XfsFileOps {
 
     private void allocFileSpace(Inode inode, long startBlock, long endBlock) {
         ExtentMap fork = inode.dataFork;
-        for (int attempt = 0; ; attempt++) {
+        ctx.retryAfterBusyFlush(() -> {
             fork.ilock.writeLock().lock();
             try {
-                ctx.store.update(() -> fork.allocUnwritten(startBlock, endBlock));
-                return;
-            } catch (FsException e) {
-                if (e.errno() != Errno.ENOSPC || attempt > 0 || ctx.alloc.busyBlocks() == 0) {
-                    throw e;
-                }
+                return ctx.store.update(() -> fork.allocUnwritten(startBlock, endBlock));
             } finally {
                 fork.ilock.writeLock().unlock();
             }
-            ctx.commit(false);
-        }
+        });
     }
 
     /**

@@ -1,7 +1,5 @@
 package org.iomapfs.core.xfs;
 
-import org.iomapfs.core.api.Errno;
-import org.iomapfs.core.api.FsException;
 import org.iomapfs.core.buffered.DelallocRelease;
 import org.iomapfs.core.extent.Extent;
 import org.iomapfs.core.extent.ExtentMap;
@@ -87,8 +85,7 @@ public final class XfsIomapOps {
         ExtentMap fork = inode.dataFork;
         long sb = inode.block(pos);
         long eb = inode.blockUp(pos + length);
-        boolean retried = false;
-        while (true) {
+        return ctx.retryAfterBusyFlush(() -> {
             fork.ilock.writeLock().lock();
             try {
                 Extent e = fork.find(sb);
@@ -104,17 +101,10 @@ public final class XfsIomapOps {
                 ctx.metrics.delallocReservedBytes.increment((double) reserved * inode.blockSize);
                 Extent d = fork.find(sb);
                 return toIomap(inode, d.slice(sb, end), Iomap.F_NEW, fork.seq());
-            } catch (FsException ex) {
-                if (ex.errno() != Errno.ENOSPC || retried || ctx.alloc.busyBlocks() == 0) {
-                    throw ex;
-                }
-                retried = true;
             } finally {
                 fork.ilock.writeLock().unlock();
             }
-            // Freed blocks become usable once their transaction is committed (xfs_extent_busy_flush).
-            ctx.commit(false);
-        }
+        });
     }
 
     /**
@@ -158,8 +148,7 @@ public final class XfsIomapOps {
         ExtentMap fork = inode.dataFork;
         long sb = inode.block(pos);
         long eb = inode.blockUp(pos + length);
-        boolean retried = false;
-        while (true) {
+        return ctx.retryAfterBusyFlush(() -> {
             fork.ilock.writeLock().lock();
             try {
                 Extent e = fork.find(sb);
@@ -170,16 +159,10 @@ public final class XfsIomapOps {
                 ctx.store.update(() -> fork.allocUnwritten(sb, end));
                 Extent a = fork.find(sb);
                 return toIomap(inode, a.slice(sb, Math.min(end, a.end())), Iomap.F_NEW, fork.seq());
-            } catch (FsException ex) {
-                if (ex.errno() != Errno.ENOSPC || retried || ctx.alloc.busyBlocks() == 0) {
-                    throw ex;
-                }
-                retried = true;
             } finally {
                 fork.ilock.writeLock().unlock();
             }
-            ctx.commit(false);
-        }
+        });
     }
 
     /** xfs_buffered_write_delalloc_punch: removes only delalloc in [start, end) bytes. */
