@@ -437,17 +437,50 @@ public final class IomapFs implements Vfs, Controls {
 
     // --- Controls ----------------------------------------------------------------------------------
 
-    private static final List<String> KEYS = List.of("metrics", "drop_caches", "sync", "cache_bytes");
+    private static final List<String> KEYS;
+
+    static {
+        List<String> k = new java.util.ArrayList<>(List.of("mode"));
+        for (org.iomapfs.core.bugs.Bug b : org.iomapfs.core.bugs.Bug.values()) {
+            k.add("bugs/" + b.id);
+        }
+        k.addAll(List.of("metrics", "drop_caches", "sync", "cache_bytes"));
+        KEYS = List.copyOf(k);
+    }
 
     @Override
     public List<String> keys() { return KEYS; }
+
+    private static boolean parseMode(String key, String v) {
+        return switch (v) {
+            case "buggy" -> true;
+            case "fixed" -> false;
+            default -> throw new FsException(Errno.EINVAL, key + " takes buggy or fixed, not '" + v + "'");
+        };
+    }
 
     @Override
     public boolean writable(String key) { return !key.equals("metrics"); }
 
     @Override
     public String read(String key) {
+        if (key.startsWith("bugs/")) {
+            org.iomapfs.core.bugs.Bug b = org.iomapfs.core.bugs.Bug.byId(key.substring(5));
+            if (b == null) {
+                throw new FsException(Errno.ENOENT, "unknown control " + key);
+            }
+            return (ctx.bugs.buggy(b) ? "buggy" : "fixed") + "\n";
+        }
         return switch (key) {
+            case "mode" -> {
+                boolean anyBuggy = false;
+                boolean allBuggy = true;
+                for (org.iomapfs.core.bugs.Bug b : org.iomapfs.core.bugs.Bug.values()) {
+                    anyBuggy |= ctx.bugs.buggy(b);
+                    allBuggy &= ctx.bugs.buggy(b);
+                }
+                yield (allBuggy ? "buggy" : anyBuggy ? "mixed" : "fixed") + "\n";
+            }
             case "metrics" -> metricsText();
             case "drop_caches", "sync" -> "0\n";
             case "cache_bytes" -> ctx.cache.budgetBytes() + "\n";
@@ -458,7 +491,16 @@ public final class IomapFs implements Vfs, Controls {
     @Override
     public void write(String key, String value) {
         String v = value.trim();
+        if (key.startsWith("bugs/")) {
+            org.iomapfs.core.bugs.Bug b = org.iomapfs.core.bugs.Bug.byId(key.substring(5));
+            if (b == null) {
+                throw new FsException(Errno.ENOENT, "unknown control " + key);
+            }
+            ctx.bugs.set(b, parseMode(key, v));
+            return;
+        }
         switch (key) {
+            case "mode" -> ctx.bugs.setAll(parseMode(key, v));
             case "drop_caches" -> {
                 if (!v.equals("1")) {
                     throw new FsException(Errno.EINVAL, "drop_caches takes 1, not '" + v + "'");

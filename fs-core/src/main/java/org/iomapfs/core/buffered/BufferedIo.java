@@ -2,6 +2,7 @@ package org.iomapfs.core.buffered;
 
 import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.FsException;
+import org.iomapfs.core.bugs.Bug;
 import org.iomapfs.core.hooks.HookPoint;
 import org.iomapfs.core.inode.FsContext;
 import org.iomapfs.core.inode.Inode;
@@ -243,6 +244,11 @@ public final class BufferedIo {
         // have changed the extent (and evicted the folio) while the write was copying other folios.
         boolean valid = iter.ops().valid(inode, iter.iomap);
         ctx.hooks.fire(HookPoint.WRITE_BEGIN_VALIDATED, inode, pos);
+        // Bug stale-iomap: before d7b64041164c nothing looked at the cookie and the stale map was used.
+        if (!valid && ctx.bugs.buggy(Bug.STALE_IOMAP)) {
+            iter.usingStaleMap = true;
+            valid = true;
+        }
         if (!valid) {
             iter.iomap.flags |= Iomap.F_STALE;
             ctx.metrics.staleMaps.increment();
@@ -288,6 +294,9 @@ public final class BufferedIo {
                 continue;
             }
             if (blockNeedsZeroing(iter, blockStart)) {
+                if (iter.usingStaleMap) {
+                    ctx.bugs.fired(Bug.STALE_IOMAP);
+                }
                 Arrays.fill(folio.data(), poff, from > poff ? Math.min(from, poff + plen) : poff, (byte) 0);
                 if (to < poff + plen) {
                     Arrays.fill(folio.data(), Math.max(to, poff), poff + plen, (byte) 0);

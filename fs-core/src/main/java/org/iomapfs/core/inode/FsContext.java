@@ -2,6 +2,7 @@ package org.iomapfs.core.inode;
 
 import org.iomapfs.core.EngineConfig;
 import org.iomapfs.core.block.BlockDev;
+import org.iomapfs.core.bugs.BugSwitches;
 import org.iomapfs.core.extent.Allocator;
 import org.iomapfs.core.hooks.Hooks;
 import org.iomapfs.core.metrics.EngineMetrics;
@@ -29,6 +30,7 @@ public final class FsContext {
     public final EngineMetrics metrics;
     public final EngineConfig config;
     public final Hooks hooks = new Hooks();
+    public final BugSwitches bugs;
     public final int blockSize;
     private final LongFunction<Inode> inodeLookup;
     private final Supplier<Collection<Inode>> allInodes;
@@ -42,6 +44,7 @@ public final class FsContext {
         this.metrics = metrics;
         this.config = config;
         this.blockSize = store.superblock().blockSize();
+        this.bugs = new BugSwitches(metrics.registry);
         this.inodeLookup = inodeLookup;
         this.allInodes = allInodes;
     }

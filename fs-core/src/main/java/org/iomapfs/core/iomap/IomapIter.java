@@ -20,6 +20,8 @@ public final class IomapIter {
     /** Bytes done by the current step; negative means failure. */
     public long processed;
     private FsException failure;
+    /** Set when a stale mapping was used because the validity check was switched off (bug stale-iomap). */
+    public boolean usingStaleMap;
 
     @FunctionalInterface
     public interface Actor {
