@@ -104,6 +104,7 @@ public final class AddressSpace {
             cache.metrics().dirtyFolios.incrementAndGet();
             dirtyTag.add(f.index);
             cache.dirtySpaces.add(this);
+            cache.dirtied();
         }
     }
 

@@ -21,6 +21,7 @@ public final class PageCache {
     private final ConcurrentLinkedQueue<Folio> lru = new ConcurrentLinkedQueue<>();
     final Set<AddressSpace> dirtySpaces = ConcurrentHashMap.newKeySet();
     private volatile Runnable wakeFlusher = () -> { };
+    private volatile long dirtyThreshold = Long.MAX_VALUE;
     private volatile Predicate<Folio> evictionVeto = f -> false;
 
     public PageCache(EngineMetrics metrics, long budgetBytes) {
@@ -43,7 +44,16 @@ public final class PageCache {
 
     public long dirtyFolios() { return metrics.dirtyFolios.get(); }
 
-    /** The flusher to wake when reclaim finds only dirty folios. */
+    /** Dirty folios above which dirtying a folio wakes the flusher (the dirty background threshold). */
+    public void setDirtyThreshold(long folios) { dirtyThreshold = folios; }
+
+    void dirtied() {
+        if (metrics.dirtyFolios.get() > dirtyThreshold) {
+            wakeFlusher.run();
+        }
+    }
+
+    /** The flusher to wake when reclaim finds only dirty folios or the dirty threshold is crossed. */
     public void setFlusher(Runnable wake) { this.wakeFlusher = wake; }
 
     /** An extra reason to keep a folio (fault injection targets); reclaim keeps it when this returns true. */

@@ -44,6 +44,7 @@ public final class Writeback implements AutoCloseable {
         flusher.setDaemon(true);
         completer.setDaemon(true);
         ctx.cache.setFlusher(this::wake);
+        ctx.cache.setDirtyThreshold(ctx.config.dirtyThresholdFolios());
     }
 
     public void start() {
