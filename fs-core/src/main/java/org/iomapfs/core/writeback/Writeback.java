@@ -269,9 +269,7 @@ public final class Writeback implements AutoCloseable {
             e = fork.find(block);
             wpc.dataSeq = fork.seq();
             if (e == null) {
-                wpc.map = null;
-                wpc.holeStart = block;
-                wpc.holeEnd = fork.holeEnd(block);
+                cacheHole(wpc, fork, block);
                 return;
             }
         } finally {
@@ -285,9 +283,7 @@ public final class Writeback implements AutoCloseable {
                         ? ctx.store.update(() -> fork.convertDelalloc(block)) : cur;
                 wpc.dataSeq = fork.seq();
                 if (e == null) {
-                    wpc.map = null;
-                    wpc.holeStart = block;
-                    wpc.holeEnd = fork.holeEnd(block);
+                    cacheHole(wpc, fork, block);
                     return;
                 }
             } finally {
@@ -295,6 +291,13 @@ public final class Writeback implements AutoCloseable {
             }
         }
         wpc.map = e;
+    }
+
+    /** Remembers that {@code block} lies in a hole, up to the next extent (ILOCK held). */
+    private static void cacheHole(Wpc wpc, ExtentMap fork, long block) {
+        wpc.map = null;
+        wpc.holeStart = block;
+        wpc.holeEnd = fork.holeEnd(block);
     }
 
     private void addToIoend(Wpc wpc, Inode inode, Folio folio, long pos, int bs) {
