@@ -156,11 +156,7 @@ public final class Namespace {
         lock.writeLock().lock();
         try {
             Parent p = parent(path);
-            Long ino = p.dir.entries.get(p.name);
-            if (ino == null) {
-                throw new FsException(Errno.ENOENT, path + ": no such file or directory");
-            }
-            Inode victim = inodes.apply(ino);
+            Inode victim = child(p, path);
             if (victim.type == FileType.DIRECTORY) {
                 throw new FsException(Errno.EISDIR, path + ": is a directory");
             }
@@ -168,6 +164,15 @@ public final class Namespace {
         } finally {
             lock.writeLock().unlock();
         }
+    }
+
+    /** The inode a parent's entry names; ENOENT if there is none. */
+    private Inode child(Parent p, String path) {
+        Long ino = p.dir.entries.get(p.name);
+        if (ino == null) {
+            throw new FsException(Errno.ENOENT, path + ": no such file or directory");
+        }
+        return inodes.apply(ino);
     }
 
     /** Drops one link; the inode goes when no link and no open file remain. Inside an update, namespace lock held. */
@@ -192,11 +197,7 @@ public final class Namespace {
         lock.writeLock().lock();
         try {
             Parent p = parent(path);
-            Long ino = p.dir.entries.get(p.name);
-            if (ino == null) {
-                throw new FsException(Errno.ENOENT, path + ": no such file or directory");
-            }
-            Inode victim = inodes.apply(ino);
+            Inode victim = child(p, path);
             if (victim.type != FileType.DIRECTORY) {
                 throw new FsException(Errno.ENOTDIR, path + ": not a directory");
             }
