@@ -46,7 +46,11 @@ public final class Control {
 
     /** The value of KEY without its trailing newline. */
     public String get(String key) throws IOException {
-        return Files.readString(dir.resolve(key)).strip();
+        try {
+            return Files.readString(dir.resolve(key)).strip();
+        } catch (NoSuchFileException e) {
+            throw new IOException("the mount has no control " + DIR + "/" + key, e);
+        }
     }
 
     /** Writes KEY; a bad value is refused by the mount with EINVAL, an unknown key with ENOENT. */
@@ -61,31 +65,47 @@ public final class Control {
     }
 
     /**
+     * Every sample in {@code metrics} (Prometheus text) by its name with labels, e.g.
+     * {@code iomapfs_bug_fired_total{bug="stale-iomap"}}; comments and unparsable lines are skipped.
+     */
+    public Map<String, Double> samples() throws IOException {
+        return samples(get("metrics"));
+    }
+
+    static Map<String, Double> samples(String metrics) {
+        Map<String, Double> out = new TreeMap<>();
+        for (String line : metrics.split("\n")) {
+            if (line.isBlank() || line.startsWith("#")) {
+                continue;
+            }
+            int sp = line.lastIndexOf(' ');
+            if (sp <= 0) {
+                continue;
+            }
+            try {
+                out.put(line.substring(0, sp).strip(), Double.parseDouble(line.substring(sp + 1).trim()));
+            } catch (NumberFormatException e) {
+                // not a sample line
+            }
+        }
+        return out;
+    }
+
+    /**
      * The bug-fired counters from {@code metrics} (Prometheus text), by bug name: every sample whose name starts
      * with {@code iomapfs_bug_fired} counts, under its {@code bug} label ("all" when it has none).
      */
     public Map<String, Long> bugFired() throws IOException {
-        return bugFired(get("metrics"));
+        return bugFired(samples());
     }
 
-    static Map<String, Long> bugFired(String metrics) {
+    public static Map<String, Long> bugFired(Map<String, Double> samples) {
         Map<String, Long> out = new TreeMap<>();
-        for (String line : metrics.split("\n")) {
-            if (!line.startsWith("iomapfs_bug_fired")) {
-                continue;
+        for (Map.Entry<String, Double> e : samples.entrySet()) {
+            if (e.getKey().startsWith("iomapfs_bug_fired")) {
+                Matcher m = BUG_LABEL.matcher(e.getKey());
+                out.merge(m.find() ? m.group(1) : "all", e.getValue().longValue(), Long::sum);
             }
-            int sp = line.lastIndexOf(' ');
-            if (sp < 0) {
-                continue;
-            }
-            long v;
-            try {
-                v = (long) Double.parseDouble(line.substring(sp + 1).trim());
-            } catch (NumberFormatException e) {
-                continue;
-            }
-            Matcher m = BUG_LABEL.matcher(line.substring(0, sp));
-            out.merge(m.find() ? m.group(1) : "all", v, Long::sum);
         }
         return out;
     }
