@@ -285,6 +285,7 @@ public final class Fsx implements Callable<Integer> {
 
         Path dir = logDir != null ? logDir : file.toAbsolutePath().getParent();
         String base = file.getFileName().toString();
+        Files.createDirectories(dir);
         opsFile = dir.resolve(base + ".fsxops");
         goodFile = dir.resolve(base + ".fsxgood");
         Files.deleteIfExists(goodFile);
