@@ -124,16 +124,15 @@ public final class Injector implements AutoCloseable {
     }
 
     private static long parseLong(Knob k, String v, long min, long max) {
-        long n;
         try {
-            n = Long.parseLong(v);
-        } catch (NumberFormatException e) {
-            n = min - 1;
+            long n = Long.parseLong(v);
+            if (n >= min && n <= max) {
+                return n;
+            }
+        } catch (NumberFormatException ignored) {
+            // reported below
         }
-        if (n < min || n > max || (min == Long.MIN_VALUE && !v.matches("-?\\d+"))) {
-            throw new FsException(Errno.EINVAL, "inject/" + k.id + " takes an integer in [" + min + ", " + max + "], not '" + v + "'");
-        }
-        return n;
+        throw new FsException(Errno.EINVAL, "inject/" + k.id + " takes an integer in [" + min + ", " + max + "], not '" + v + "'");
     }
 
     private static double parseFraction(Knob k, String v) {

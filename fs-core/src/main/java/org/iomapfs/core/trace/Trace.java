@@ -52,10 +52,8 @@ public final class Trace {
     }
 
     public void clear() {
-        long end = next.get();
         for (int i = 0; i < ring.length(); i++) {
             ring.set(i, null);
         }
-        next.compareAndSet(end, end);
     }
 }

@@ -158,16 +158,7 @@ public final class XfsIomapOps {
         }
         ctx.trace.emit(Trace.Event.TRUNCATE_PAGECACHE, inode.ino, startByte, endByte - startByte, fault ? "from a fault" : "");
         inode.mapping.truncateRangeExceptHeld(startByte, endByte - 1);
-        ExtentMap fork = inode.dataFork;
-        long punched;
-        fork.ilock.writeLock().lock();
-        try {
-            punched = ctx.store.update(() -> fork.punchDelalloc(inode.block(startByte), inode.blockUp(endByte)));
-            ctx.metrics.delallocPunchedBytes.increment((double) punched * inode.blockSize);
-        } finally {
-            fork.ilock.writeLock().unlock();
-        }
-        ctx.trace.emit(Trace.Event.PUNCH, inode.ino, startByte, endByte - startByte, "blocks=" + punched + (harmed ? " under dirty folio" : ""));
+        long punched = punchDelalloc(inode, startByte, endByte);
         if (fault && punched > 0) {
             ctx.bugs.fired(Bug.MKWRITE_USES_WRITE_OPS);
         }
@@ -217,14 +208,15 @@ public final class XfsIomapOps {
         });
     }
 
-    /** xfs_buffered_write_delalloc_punch: removes only delalloc in [start, end) bytes. */
-    public void punchDelalloc(Inode inode, long startByte, long endByte) {
+    /** xfs_buffered_write_delalloc_punch: removes only delalloc in [start, end) bytes; returns the blocks punched. */
+    public long punchDelalloc(Inode inode, long startByte, long endByte) {
         ExtentMap fork = inode.dataFork;
         fork.ilock.writeLock().lock();
         try {
             long n = ctx.store.update(() -> fork.punchDelalloc(inode.block(startByte), inode.blockUp(endByte)));
             ctx.metrics.delallocPunchedBytes.increment((double) n * inode.blockSize);
             ctx.trace.emit(Trace.Event.PUNCH, inode.ino, startByte, endByte - startByte, "blocks=" + n);
+            return n;
         } finally {
             fork.ilock.writeLock().unlock();
         }
