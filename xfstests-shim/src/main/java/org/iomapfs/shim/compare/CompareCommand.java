@@ -30,8 +30,10 @@ import java.util.stream.Stream;
         + "report.html (with PNG charts) in --out.",
         "Exit 0: the fixed mode showed no corruption; 1: it did; 2: bad arguments; 3: a mount or a workload failed."},
     footer = {"", "Workloads (default: pwrite-vs-mmap and partial-block):",
-        "  pwrite-vs-mmap  generic/346 (holetest -w) on fresh sparse files, msync during the race; copyin_fail=0.05",
-        "  mmap-vs-mmap    generic/344-345 (holetest) on fresh sparse files, msync during the race; copyin_fail=0.05",
+        "  pwrite-vs-mmap  generic/346 (holetest -w) looped on fresh sparse files, syncfs during the race; "
+            + "copyin_fail=0.5, copyin_bytes=0, write_delay_ms=2",
+        "  mmap-vs-mmap    generic/344-345 (holetest) looped on fresh sparse files, syncfs during the race; "
+            + "copyin_fail=0.5, copyin_bytes=0",
         "  holetest        holetest -f -w FILE 16 as generic/346 runs it, four sizing methods; no injection",
         "  partial-block   xfs/559: a slow write ending 1 byte into a page written back and evicted meanwhile; "
             + "write_delay_ms=200",

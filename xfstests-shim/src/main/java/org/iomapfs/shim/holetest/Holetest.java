@@ -27,6 +27,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -81,8 +82,16 @@ public final class Holetest implements Callable<Integer> {
         description = "loop: stop starting rounds after this long (500ms, 30s, 2m)")
     long durationMs;
     @Option(names = "--msync-ms", defaultValue = "0", paramLabel = "MS",
-        description = "a third thread msyncs and fsyncs every MS ms while the writers run (0: off)")
+        description = "a third thread writes the file back every MS ms while the writers run (0: off)")
     int msyncMs;
+    @Option(names = "--flush", defaultValue = "msync", paramLabel = "HOW",
+        description = "how that thread writes back: msync (msync + fsync) or syncfs (coreutils sync -f) "
+            + "(default: ${DEFAULT-VALUE})")
+    String flush;
+
+    @Option(names = "--follow", description = "not in holetest: writer 1 stores into page i only once writer 0 "
+        + "has started on page i, so both land in the same page at nearly the same time")
+    boolean follow;
 
     /** -F: the process side of one writer (holetest's forked child); prints nothing, exits 0. */
     @Option(names = "--child", hidden = true)
@@ -126,8 +135,14 @@ public final class Holetest implements Callable<Integer> {
             default -> throw new CommandLine.ParameterException(new CommandLine(this),
                 "bad --daemon-read '" + daemonRead + "' (odirect, drop-caches or both)");
         }
+        if (!flush.equals("msync") && !flush.equals("syncfs")) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "bad --flush '" + flush + "' (msync or syncfs)");
+        }
         if (msyncMs < 0) {
             throw new CommandLine.ParameterException(new CommandLine(this), "--msync-ms must be >= 0");
+        }
+        if (follow && fork) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--follow needs threads (not -F)");
         }
         if (Files.exists(file)) {
             throw new FileAlreadyExistsException(file + ": exists (holetest creates its file)");
@@ -194,7 +209,10 @@ public final class Holetest implements Callable<Integer> {
             v.add("-F");
         }
         if (msyncMs > 0) {
-            v.add("--msync-ms " + msyncMs);
+            v.add("--msync-ms " + msyncMs + (flush.equals("syncfs") ? " --flush syncfs" : ""));
+        }
+        if (follow) {
+            v.add("--follow");
         }
         return String.join(" ", v);
     }
@@ -230,11 +248,19 @@ public final class Holetest implements Callable<Integer> {
             AtomicReference<Throwable> failed = new AtomicReference<>();
             Thread flusher = null;
             if (msyncMs > 0) {
+                // fuse_fsync (msync(MS_SYNC) ends there too) takes the inode lock that a write() holds for its
+                // whole length in the kernel, so this writeback never overlaps a pwrite in flight; syncfs(2) writes
+                // back through the flusher path without that lock, as sync_file_range does in xfs/559
+                boolean syncfs = flush.equals("syncfs");
                 flusher = new Thread(() -> {
                     try {
                         while (writing.get()) {
-                            map.force();
-                            ch.force(true);
+                            if (syncfs) {
+                                syncfs(file);
+                            } else {
+                                map.force();
+                                ch.force(true);
+                            }
                             TimeUnit.MILLISECONDS.sleep(msyncMs);
                         }
                     } catch (Throwable t) {
@@ -260,6 +286,8 @@ public final class Holetest implements Callable<Integer> {
                 }
             } else {
                 Thread[] th = new Thread[THREADS];
+                // --follow: the page writer 0 has started on; writer 1 waits for it
+                AtomicInteger reached = new AtomicInteger(follow ? -1 : Integer.MAX_VALUE);
                 long pid = ProcessHandle.current().pid();
                 for (int t = 0; t < THREADS; t++) {
                     final int who = t;
@@ -268,9 +296,11 @@ public final class Holetest implements Callable<Integer> {
                     th[t] = new Thread(() -> {
                         try {
                             if (who == 0 && pwrite) {
-                                writeMarkers(ch, PAGE_OFFS[who], npages, marker[who]);
+                                writeMarkers(ch, PAGE_OFFS[who], npages, marker[who], reached);
+                            } else if (who == 0) {
+                                pageMarkers(map, PAGE_OFFS[who], npages, marker[who], reached, false);
                             } else {
-                                pageMarkers(map, PAGE_OFFS[who], npages, marker[who]);
+                                pageMarkers(map, PAGE_OFFS[who], npages, marker[who], reached, follow);
                             }
                         } catch (Throwable e) {
                             failed.compareAndSet(null, e);
@@ -321,6 +351,15 @@ public final class Holetest implements Callable<Integer> {
         }
     }
 
+    /** syncfs(2) on the file system holding {@code f}: coreutils {@code sync -f}. */
+    private static void syncfs(Path f) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder("sync", "-f", f.toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        if (p.waitFor() != 0) {
+            throw new IOException("sync -f " + f + " failed: " + out);
+        }
+    }
+
     /** holetest's prefault_mapping(): read the first byte of each page; a non-zero one is reported, not counted. */
     private static void prefault(MappedByteBuffer map, int npages) {
         for (int i = 0; i < npages; i++) {
@@ -331,18 +370,33 @@ public final class Holetest implements Callable<Integer> {
         }
     }
 
-    /** holetest's pt_page_marker(): one 8-byte store per page through the shared mapping. */
-    private static void pageMarkers(MappedByteBuffer map, int off, int npages, long marker) {
+    /**
+     * holetest's pt_page_marker(): one 8-byte store per page through the shared mapping. A leader publishes
+     * each page before its store in {@code reached}; a follower waits until the leader has reached the page.
+     */
+    private static void pageMarkers(MappedByteBuffer map, int off, int npages, long marker, AtomicInteger reached,
+                                    boolean follower) {
         // absolute puts do not touch the buffer's position, so the writers may share it
         for (int i = 0; i < npages; i++) {
+            if (follower) {
+                while (reached.get() < i) {
+                    Thread.onSpinWait();
+                }
+            } else if (reached != null) {
+                reached.set(i);
+            }
             map.putLong(i * PAGE + off, marker);
         }
     }
 
-    /** holetest's pt_write_marker(): one 8-byte pwrite(2) per page. */
-    private static void writeMarkers(FileChannel ch, int off, int npages, long marker) throws IOException {
+    /** holetest's pt_write_marker(): one 8-byte pwrite(2) per page; publishes each page in {@code reached}. */
+    private static void writeMarkers(FileChannel ch, int off, int npages, long marker, AtomicInteger reached)
+        throws IOException {
         ByteBuffer b = ByteBuffer.allocateDirect(8).order(ByteOrder.nativeOrder());
         for (int i = 0; i < npages; i++) {
+            if (reached != null) {
+                reached.set(i);
+            }
             b.clear();
             b.putLong(0, marker);
             long pos = (long) i * PAGE + off;
@@ -370,7 +424,7 @@ public final class Holetest implements Callable<Integer> {
         long marker = ProcessHandle.current().pid();
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             if ("pwrite".equals(child)) {
-                writeMarkers(ch, childOffset, npages, marker);
+                writeMarkers(ch, childOffset, npages, marker, null);
                 return 0;
             }
             MappedByteBuffer map = ch.map(FileChannel.MapMode.READ_WRITE, 0, bytes);
@@ -378,7 +432,7 @@ public final class Holetest implements Callable<Integer> {
             if (prefault) {
                 prefault(map, npages);
             }
-            pageMarkers(map, childOffset, npages, marker);
+            pageMarkers(map, childOffset, npages, marker, null, false);
             Mapping.unmap(map); // as the child's exit would; the stores stay dirty in the page cache
         }
         return 0;
