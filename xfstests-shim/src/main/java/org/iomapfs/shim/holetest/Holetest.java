@@ -54,6 +54,7 @@ public final class Holetest implements Callable<Integer> {
     static final int THREADS = 2;
     /** holetest.c: step = page_size / THREADS; page_offs[0] = step / 2; page_offs[i] = page_offs[i-1] + step. */
     static final int[] PAGE_OFFS = {PAGE / THREADS / 2, PAGE / THREADS / 2 + PAGE / THREADS};
+    static final String CHILD_READY = "READY";
 
     @Parameters(index = "0", paramLabel = "FILE", description = "file to create on the mount (must not exist)")
     Path file;
@@ -256,7 +257,9 @@ public final class Holetest implements Callable<Integer> {
                     try {
                         while (writing.get()) {
                             if (syncfs) {
-                                syncfs(file);
+                                // the directory, not the file: a FUSE open of the file without keep_cache
+                                // invalidates its page cache, which races with write()s in flight
+                                syncfs(file.toAbsolutePath().getParent());
                             } else {
                                 map.force();
                                 ch.force(true);
@@ -277,6 +280,18 @@ public final class Holetest implements Callable<Integer> {
                     if (verbose) {
                         System.out.printf("INFO: process %d created%n", t);
                     }
+                }
+                // holetest's children inherit the fd; ours open the file, and a FUSE open (no keep_cache)
+                // invalidates the file's page cache: all opens happen before any store
+                for (int t = 0; t < THREADS; t++) {
+                    String ready = readLine(p[t]);
+                    if (!CHILD_READY.equals(ready)) {
+                        failed.compareAndSet(null, new IOException("writer process " + t + " did not start: " + ready));
+                    }
+                }
+                for (int t = 0; t < THREADS; t++) {
+                    p[t].getOutputStream().write('\n');
+                    p[t].getOutputStream().close();
                 }
                 for (int t = 0; t < THREADS; t++) {
                     String out = new String(p[t].getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -418,11 +433,27 @@ public final class Holetest implements Callable<Integer> {
         return new ProcessBuilder(cmd).redirectErrorStream(true).start();
     }
 
-    /** The -F child: its own mapping (or fd), its pid as the marker, like holetest's forked pt_*_marker(). */
+    /** One line of a child's output (the first one is its ready line). */
+    private static String readLine(Process p) throws IOException {
+        StringBuilder sb = new StringBuilder();
+        int c;
+        while ((c = p.getInputStream().read()) >= 0 && c != '\n') {
+            sb.append((char) c);
+        }
+        return sb.toString();
+    }
+
+    /**
+     * The -F child: its own mapping (or fd), its pid as the marker, like holetest's forked pt_*_marker(). It
+     * opens the file, prints {@link #CHILD_READY} and stores only once the parent answers with a line.
+     */
     private int childWriter(long bytes) throws IOException {
         int npages = (int) (bytes / PAGE);
         long marker = ProcessHandle.current().pid();
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            System.out.println(CHILD_READY);
+            System.out.flush();
+            System.in.read();
             if ("pwrite".equals(child)) {
                 writeMarkers(ch, childOffset, npages, marker, null);
                 return 0;
