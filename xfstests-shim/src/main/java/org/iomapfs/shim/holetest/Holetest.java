@@ -2,8 +2,8 @@ package org.iomapfs.shim.holetest;
 
 import org.iomapfs.shim.io.Budget;
 import org.iomapfs.shim.io.DaemonRead;
-import org.iomapfs.shim.io.Mapping;
 import org.iomapfs.shim.io.Summary;
+import org.iomapfs.shim.sys.Mappings;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -341,7 +341,7 @@ public final class Holetest implements Callable<Integer> {
             viaMap.check(0, map.duplicate().position(0).limit((int) bytes));
             map.force();
             ch.force(true);
-            Mapping.unmap(map);
+            Mappings.unmap(map);
             MarkerCheck direct = null;
             MarkerCheck dropped = null;
             if (useODirect) {
@@ -464,7 +464,7 @@ public final class Holetest implements Callable<Integer> {
                 prefault(map, npages);
             }
             pageMarkers(map, childOffset, npages, marker, null, false);
-            Mapping.unmap(map); // as the child's exit would; the stores stay dirty in the page cache
+            Mappings.unmap(map); // as the child's exit would; the stores stay dirty in the page cache
         }
         return 0;
     }

@@ -4,6 +4,7 @@ import org.iomapfs.shim.io.Budget;
 import org.iomapfs.shim.io.Control;
 import org.iomapfs.shim.io.DaemonRead;
 import org.iomapfs.shim.io.Summary;
+import org.iomapfs.shim.sys.LibC;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -12,7 +13,6 @@ import picocli.CommandLine.Parameters;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -134,7 +134,9 @@ public final class PartialBlockWrite implements Callable<Integer> {
         byte[] expect = expected(blocks);
         while (budget.more(done, done)) {
             Files.createFile(file);
-            exec("fallocate", "--length", Long.toString(size), file.toString()); // fallocate(2) mode 0: unwritten
+            try (LibC.Fd fd = LibC.Fd.openReadWrite(file)) {
+                fd.fallocate(0, 0, size); // xfs/559's falloc: mode 0, unwritten extents
+            }
             long bad;
             long diff;
             try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
@@ -235,14 +237,6 @@ public final class PartialBlockWrite implements Callable<Integer> {
         ByteBuffer b = ByteBuffer.wrap(data);
         while (b.hasRemaining()) {
             pos += ch.write(b, pos);
-        }
-    }
-
-    private static void exec(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new IOException(String.join(" ", cmd) + " failed: " + out);
         }
     }
 }
