@@ -59,7 +59,8 @@ public final class PartialBlockWrite implements Callable<Integer> {
             + "writeback and eviction to the daemon's flusher and reclaim knobs (default: ${DEFAULT-VALUE})")
     String trigger;
     @Option(names = "--trigger-after-ms", paramLabel = "MS",
-        description = "when to trigger after starting the write (default: half of inject/write_delay_ms)")
+        description = "trigger this long after starting the write (default: once the mount's "
+            + "iomapfs_iomap_begins_total shows the write reached ->iomap_begin, plus a tenth of the delay)")
     Long triggerAfterMs;
     @Option(names = "--daemon-read", defaultValue = "odirect", paramLabel = "HOW",
         description = "odirect or both (O_DIRECT and a read after a kernel cache drop) (default: ${DEFAULT-VALUE})")
@@ -113,8 +114,7 @@ public final class PartialBlockWrite implements Callable<Integer> {
         try {
             long delay = ctl.isPresent() && ctl.get().has("inject/write_delay_ms")
                 ? Long.parseLong(ctl.get().get("inject/write_delay_ms")) : 0;
-            long after = triggerAfterMs != null ? triggerAfterMs : delay / 2;
-            return loop(ctl, after, delay);
+            return loop(ctl, triggerAfterMs, delay);
         } finally {
             if (oldDelay != null) {
                 ctl.get().set("inject/write_delay_ms", oldDelay);
@@ -122,7 +122,7 @@ public final class PartialBlockWrite implements Callable<Integer> {
         }
     }
 
-    private int loop(Optional<Control> ctl, long triggerAfter, long delay) throws Exception {
+    private int loop(Optional<Control> ctl, Long triggerAfter, long delay) throws Exception {
         Budget budget = new Budget(rounds, ops, durationMs, 1);
         long done = 0;
         long lostBytes = 0;
@@ -143,6 +143,7 @@ public final class PartialBlockWrite implements Callable<Integer> {
                 write(ch, size - 1, new byte[]{DIRTY});
                 byte[] fill = new byte[(blocks - 1) * PAGE + 1];
                 java.util.Arrays.fill(fill, FILL);
+                double begins = trigger.equals("control") ? begins(ctl.get()) : 0;
                 AtomicReference<Throwable> failed = new AtomicReference<>();
                 Thread w = new Thread(() -> {
                     try {
@@ -153,7 +154,17 @@ public final class PartialBlockWrite implements Callable<Integer> {
                 }, "slow-pwrite");
                 w.start();
                 if (trigger.equals("control")) {
-                    TimeUnit.MILLISECONDS.sleep(triggerAfter);
+                    if (triggerAfter != null) {
+                        TimeUnit.MILLISECONDS.sleep(triggerAfter);
+                    } else {
+                        // xfs/559 sleeps a second against a 500 ms delay; waiting for the write's ->iomap_begin
+                        // does not depend on how fast this machine gets the write to the daemon
+                        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delay);
+                        while (begins(ctl.get()) <= begins && w.isAlive() && System.nanoTime() < deadline) {
+                            TimeUnit.MILLISECONDS.sleep(2);
+                        }
+                        TimeUnit.MILLISECONDS.sleep(delay / 10);
+                    }
                     // writeback of the dirty last folio (completion converts its block), then reclaim of it
                     ctl.get().set("sync", "1");
                     ctl.get().set("drop_caches", "1");
@@ -189,11 +200,17 @@ public final class PartialBlockWrite implements Callable<Integer> {
         Map<String, Object> detail = new LinkedHashMap<>();
         detail.put("blocks", blocks);
         detail.put("writeDelayMs", delay);
-        detail.put("trigger", trigger + (trigger.equals("control") ? " after " + triggerAfter + " ms" : ""));
+        detail.put("trigger", trigger + (!trigger.equals("control") ? ""
+            : triggerAfter != null ? " after " + triggerAfter + " ms" : " after the write's iomap_begin + " + delay / 10 + " ms"));
         detail.put("lostDirtyBytes", badRounds);
         System.out.println(new Summary("partial-block-write", done, done, badRounds, badBytes, firstMs,
             budget.elapsedMs(), detail).line());
         return badRounds > 0 || badBytes > 0 ? 1 : 0;
+    }
+
+    /** The mount's count of ->iomap_begin calls (0 where the metric is missing). */
+    private static double begins(Control c) throws IOException {
+        return c.samples().getOrDefault("iomapfs_iomap_begins_total", 0.0);
     }
 
     /** xfs/559's file.compare: 0x57 over (blocks-1) pages + 1 byte, zeros, 0x58 in the last byte. */
