@@ -110,6 +110,10 @@ public final class Holetest implements Callable<Integer> {
 
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new Holetest());
+        cl.setParameterExceptionHandler((ex, a) -> {
+            ex.getCommandLine().getErr().println("holetest: " + ex.getMessage() + " (see --help)");
+            return 2;
+        });
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             cmd.getErr().println("holetest: " + (ex instanceof IOException || ex instanceof IllegalArgumentException
                 ? ex.getMessage() : ex.toString()));

@@ -79,6 +79,10 @@ public final class PartialBlockWrite implements Callable<Integer> {
 
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new PartialBlockWrite());
+        cl.setParameterExceptionHandler((ex, a) -> {
+            ex.getCommandLine().getErr().println("partial-block-write: " + ex.getMessage() + " (see --help)");
+            return 2;
+        });
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             cmd.getErr().println("partial-block-write: " + (ex instanceof IOException ? ex.getMessage() : ex.toString()));
             return 3;
