@@ -21,6 +21,11 @@ public final class ShimMain implements Runnable {
 
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new ShimMain());
+        cl.setParameterExceptionHandler((ex, a) -> {
+            ex.getCommandLine().getErr().println("iomapfs " + ex.getCommandLine().getCommandName() + ": "
+                + ex.getMessage() + " (see --help)");
+            return 2;
+        });
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             cmd.getErr().println("iomapfs " + cmd.getCommandName() + ": "
                 + (ex instanceof IOException ? ex.getMessage() : ex.toString()));

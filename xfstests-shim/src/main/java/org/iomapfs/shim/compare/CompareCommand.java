@@ -29,14 +29,17 @@ import java.util.stream.Stream;
         + "the first corruption, the bug-fired counters and throughput: a table here, results.json and "
         + "report.html (with PNG charts) in --out.",
         "Exit 0: the fixed mode showed no corruption; 1: it did; 2: bad arguments; 3: a mount or a workload failed."},
-    footer = {"", "Workloads (default: pwrite-vs-mmap and partial-block):",
-        "  pwrite-vs-mmap  generic/346 (holetest -w) on fresh sparse files, msync during the race; copyin_fail=0.05",
-        "  mmap-vs-mmap    generic/344-345 (holetest) on fresh sparse files, msync during the race; copyin_fail=0.05",
-        "  holetest        holetest -f -w FILE 16 as generic/346 runs it, four sizing methods; no injection",
-        "  partial-block   xfs/559: a slow write ending 1 byte into a page written back and evicted meanwhile; "
-            + "write_delay_ms=200",
-        "--inject values replace a workload's own for every workload. An op is a marker store for the holetest "
-            + "workloads and a racing write (round) for partial-block."})
+    footer = {"", "Workloads (default: pwrite-vs-mmap and partial-block), with their injections:",
+        "  pwrite-vs-mmap  generic/346 (holetest -w) looped on fresh sparse files,",
+        "                  syncfs during the race;",
+        "                  copyin_fail=0.5 copyin_bytes=0 write_delay_ms=2",
+        "  mmap-vs-mmap    generic/344-345 (holetest) looped the same way;",
+        "                  copyin_fail=0.5 copyin_bytes=0",
+        "  holetest        holetest -f -w FILE 16 as generic/346 runs it; none",
+        "  partial-block   xfs/559: a slow write ending 1 byte into a page that is",
+        "                  written back and evicted meanwhile; write_delay_ms=200",
+        "--inject values replace a workload's own, for every workload. An op is a",
+        "marker store for the holetest workloads, a racing write for partial-block."})
 public final class CompareCommand implements Callable<Integer> {
     @Option(names = "--workload", paramLabel = "W", description = "workload to run (repeatable)")
     List<String> workloads = new ArrayList<>();
@@ -93,6 +96,7 @@ public final class CompareCommand implements Callable<Integer> {
         try (Target buggy = Target.start(cli, tmp, "buggy", "buggy", imageSize, mountOptions);
              Target fixed = Target.start(cli, tmp, "fixed", "fixed", imageSize, mountOptions);
              Unmounter hook = new Unmounter(buggy, fixed)) {
+            checkInjections(spec, buggy, injections);
             Runner runner = new Runner(injections, ops == null ? 0 : ops, d, outDir.resolve("logs"), err);
             results.addAll(runAll(runner, ws, List.of(buggy, fixed)));
         } finally {
@@ -128,6 +132,28 @@ public final class CompareCommand implements Callable<Integer> {
             return 1;
         }
         return 0;
+    }
+
+    /**
+     * Refuses --inject values the mount does not know or accepts (set, then put back), before any run rather
+     * than after the first workload.
+     */
+    static void checkInjections(CommandLine.Model.CommandSpec spec, Target t, Map<String, String> injections)
+        throws IOException {
+        for (Map.Entry<String, String> k : injections.entrySet()) {
+            String key = "inject/" + k.getKey();
+            if (!t.control.has(key)) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "unknown --inject knob '" + k.getKey() + "'");
+            }
+            String old = t.control.get(key);
+            try {
+                t.control.set(key, k.getValue());
+            } catch (IOException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(),
+                    "bad --inject value " + k.getKey() + "=" + k.getValue() + " (the mount refused it)");
+            }
+            t.control.set(key, old);
+        }
     }
 
     static List<Workload> parseWorkloads(CommandLine.Model.CommandSpec spec, List<String> names, List<Workload> dflt) {

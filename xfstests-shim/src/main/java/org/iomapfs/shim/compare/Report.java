@@ -161,7 +161,8 @@ final class Report {
             bars.setBarPainter(new StandardBarPainter());
             bars.setSeriesPaint(0, new Color(0xc0392b));
             bars.setSeriesPaint(1, new Color(0x2e86c1));
-            bars.setDefaultItemLabelGenerator(new StandardCategoryItemLabelGenerator());
+            bars.setDefaultItemLabelGenerator(new StandardCategoryItemLabelGenerator(
+                StandardCategoryItemLabelGenerator.DEFAULT_LABEL_FORMAT_STRING, new java.text.DecimalFormat("#,##0.#")));
             bars.setDefaultItemLabelsVisible(true);
             ChartUtils.saveChartAsPNG(dir.resolve(name).toFile(), c, 900, 420);
             charts.add(name);

@@ -15,25 +15,26 @@ import java.util.Map;
  */
 public enum Workload {
     /**
-     * generic/346's holetest -w, looped over fresh sparse 64-page files: 8-byte pwrites and mapped stores into
-     * the same pages while a third thread msyncs, so page writeback reaches the daemon during the writes; a
-     * fraction of copy-ins come up short (the failed-write cleanup of f43dc4dc3eff / 118e021b4b66).
+     * generic/346's holetest -w, looped over fresh sparse 16-page files: 8-byte pwrites and mapped stores into
+     * the same pages while a third thread calls syncfs, so page writeback reaches the daemon while writes are
+     * in flight; half the copy-ins fail with nothing copied and writes pause 2 ms after ->iomap_begin, so the
+     * failed-write cleanup (118e021b4b66, 198dd8aedee6, f43dc4dc3eff) runs next to the fault path's folios.
      */
-    PWRITE_VS_MMAP("pwrite-vs-mmap", "generic/346 (holetest -w) on fresh sparse files, msync during the race",
-        Map.of("copyin_fail", "0.05")) {
+    PWRITE_VS_MMAP("pwrite-vs-mmap", "generic/346 (holetest -w) looped on fresh sparse files, syncfs during the race",
+        knobs("copyin_fail", "0.5", "copyin_bytes", "0", "write_delay_ms", "2")) {
         @Override
         List<String> args(Path file) {
             return List.of(Holetest.class.getName(), "-f", "-w", "--sizing", "ftruncate", "--msync-ms", "1",
-                "--daemon-read", "odirect", file.toString(), "256K");
+                "--flush", "syncfs", "--daemon-read", "odirect", file.toString(), "64K");
         }
     },
-    /** generic/345's holetest without -w, looped: both writers store through mappings. */
-    MMAP_VS_MMAP("mmap-vs-mmap", "generic/344-345 (holetest) on fresh sparse files, msync during the race",
-        Map.of("copyin_fail", "0.05")) {
+    /** generic/344-345's holetest without -w, looped: both writers store through the mapping. */
+    MMAP_VS_MMAP("mmap-vs-mmap", "generic/344-345 (holetest) looped on fresh sparse files, syncfs during the race",
+        knobs("copyin_fail", "0.5", "copyin_bytes", "0")) {
         @Override
         List<String> args(Path file) {
             return List.of(Holetest.class.getName(), "-f", "--sizing", "ftruncate", "--msync-ms", "1",
-                "--daemon-read", "odirect", file.toString(), "256K");
+                "--flush", "syncfs", "--daemon-read", "odirect", file.toString(), "64K");
         }
     },
     /** holetest -w as fstests runs it (16 MiB, the four sizing methods in turn), no injection. */
@@ -82,6 +83,14 @@ public enum Workload {
     Map<String, String> injections(Map<String, String> user) {
         Map<String, String> m = new LinkedHashMap<>(injections);
         m.putAll(user);
+        return m;
+    }
+
+    private static Map<String, String> knobs(String... kv) {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (int i = 0; i < kv.length; i += 2) {
+            m.put(kv[i], kv[i + 1]);
+        }
         return m;
     }
 

@@ -2,8 +2,8 @@ package org.iomapfs.shim.holetest;
 
 import org.iomapfs.shim.io.Budget;
 import org.iomapfs.shim.io.DaemonRead;
-import org.iomapfs.shim.io.Mapping;
 import org.iomapfs.shim.io.Summary;
+import org.iomapfs.shim.sys.Mappings;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -27,6 +27,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -53,6 +54,7 @@ public final class Holetest implements Callable<Integer> {
     static final int THREADS = 2;
     /** holetest.c: step = page_size / THREADS; page_offs[0] = step / 2; page_offs[i] = page_offs[i-1] + step. */
     static final int[] PAGE_OFFS = {PAGE / THREADS / 2, PAGE / THREADS / 2 + PAGE / THREADS};
+    static final String CHILD_READY = "READY";
 
     @Parameters(index = "0", paramLabel = "FILE", description = "file to create on the mount (must not exist)")
     Path file;
@@ -81,8 +83,16 @@ public final class Holetest implements Callable<Integer> {
         description = "loop: stop starting rounds after this long (500ms, 30s, 2m)")
     long durationMs;
     @Option(names = "--msync-ms", defaultValue = "0", paramLabel = "MS",
-        description = "a third thread msyncs and fsyncs every MS ms while the writers run (0: off)")
+        description = "a third thread writes the file back every MS ms while the writers run (0: off)")
     int msyncMs;
+    @Option(names = "--flush", defaultValue = "msync", paramLabel = "HOW",
+        description = "how that thread writes back: msync (msync + fsync) or syncfs (coreutils sync -f) "
+            + "(default: ${DEFAULT-VALUE})")
+    String flush;
+
+    @Option(names = "--follow", description = "not in holetest: writer 1 stores into page i only once writer 0 "
+        + "has started on page i, so both land in the same page at nearly the same time")
+    boolean follow;
 
     /** -F: the process side of one writer (holetest's forked child); prints nothing, exits 0. */
     @Option(names = "--child", hidden = true)
@@ -100,6 +110,10 @@ public final class Holetest implements Callable<Integer> {
 
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new Holetest());
+        cl.setParameterExceptionHandler((ex, a) -> {
+            ex.getCommandLine().getErr().println("holetest: " + ex.getMessage() + " (see --help)");
+            return 2;
+        });
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             cmd.getErr().println("holetest: " + (ex instanceof IOException || ex instanceof IllegalArgumentException
                 ? ex.getMessage() : ex.toString()));
@@ -126,8 +140,14 @@ public final class Holetest implements Callable<Integer> {
             default -> throw new CommandLine.ParameterException(new CommandLine(this),
                 "bad --daemon-read '" + daemonRead + "' (odirect, drop-caches or both)");
         }
+        if (!flush.equals("msync") && !flush.equals("syncfs")) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "bad --flush '" + flush + "' (msync or syncfs)");
+        }
         if (msyncMs < 0) {
             throw new CommandLine.ParameterException(new CommandLine(this), "--msync-ms must be >= 0");
+        }
+        if (follow && fork) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--follow needs threads (not -F)");
         }
         if (Files.exists(file)) {
             throw new FileAlreadyExistsException(file + ": exists (holetest creates its file)");
@@ -194,7 +214,10 @@ public final class Holetest implements Callable<Integer> {
             v.add("-F");
         }
         if (msyncMs > 0) {
-            v.add("--msync-ms " + msyncMs);
+            v.add("--msync-ms " + msyncMs + (flush.equals("syncfs") ? " --flush syncfs" : ""));
+        }
+        if (follow) {
+            v.add("--follow");
         }
         return String.join(" ", v);
     }
@@ -230,11 +253,21 @@ public final class Holetest implements Callable<Integer> {
             AtomicReference<Throwable> failed = new AtomicReference<>();
             Thread flusher = null;
             if (msyncMs > 0) {
+                // fuse_fsync (msync(MS_SYNC) ends there too) takes the inode lock that a write() holds for its
+                // whole length in the kernel, so this writeback never overlaps a pwrite in flight; syncfs(2) writes
+                // back through the flusher path without that lock, as sync_file_range does in xfs/559
+                boolean syncfs = flush.equals("syncfs");
                 flusher = new Thread(() -> {
                     try {
                         while (writing.get()) {
-                            map.force();
-                            ch.force(true);
+                            if (syncfs) {
+                                // the directory, not the file: a FUSE open of the file without keep_cache
+                                // invalidates its page cache, which races with write()s in flight
+                                syncfs(file.toAbsolutePath().getParent());
+                            } else {
+                                map.force();
+                                ch.force(true);
+                            }
                             TimeUnit.MILLISECONDS.sleep(msyncMs);
                         }
                     } catch (Throwable t) {
@@ -252,6 +285,18 @@ public final class Holetest implements Callable<Integer> {
                         System.out.printf("INFO: process %d created%n", t);
                     }
                 }
+                // holetest's children inherit the fd; ours open the file, and a FUSE open (no keep_cache)
+                // invalidates the file's page cache: all opens happen before any store
+                for (int t = 0; t < THREADS; t++) {
+                    String ready = readLine(p[t]);
+                    if (!CHILD_READY.equals(ready)) {
+                        failed.compareAndSet(null, new IOException("writer process " + t + " did not start: " + ready));
+                    }
+                }
+                for (int t = 0; t < THREADS; t++) {
+                    p[t].getOutputStream().write('\n');
+                    p[t].getOutputStream().close();
+                }
                 for (int t = 0; t < THREADS; t++) {
                     String out = new String(p[t].getInputStream().readAllBytes(), StandardCharsets.UTF_8);
                     if (p[t].waitFor() != 0) {
@@ -260,6 +305,8 @@ public final class Holetest implements Callable<Integer> {
                 }
             } else {
                 Thread[] th = new Thread[THREADS];
+                // --follow: the page writer 0 has started on; writer 1 waits for it
+                AtomicInteger reached = new AtomicInteger(follow ? -1 : Integer.MAX_VALUE);
                 long pid = ProcessHandle.current().pid();
                 for (int t = 0; t < THREADS; t++) {
                     final int who = t;
@@ -268,9 +315,11 @@ public final class Holetest implements Callable<Integer> {
                     th[t] = new Thread(() -> {
                         try {
                             if (who == 0 && pwrite) {
-                                writeMarkers(ch, PAGE_OFFS[who], npages, marker[who]);
+                                writeMarkers(ch, PAGE_OFFS[who], npages, marker[who], reached);
+                            } else if (who == 0) {
+                                pageMarkers(map, PAGE_OFFS[who], npages, marker[who], reached, false);
                             } else {
-                                pageMarkers(map, PAGE_OFFS[who], npages, marker[who]);
+                                pageMarkers(map, PAGE_OFFS[who], npages, marker[who], reached, follow);
                             }
                         } catch (Throwable e) {
                             failed.compareAndSet(null, e);
@@ -296,7 +345,7 @@ public final class Holetest implements Callable<Integer> {
             viaMap.check(0, map.duplicate().position(0).limit((int) bytes));
             map.force();
             ch.force(true);
-            Mapping.unmap(map);
+            Mappings.unmap(map);
             MarkerCheck direct = null;
             MarkerCheck dropped = null;
             if (useODirect) {
@@ -321,6 +370,15 @@ public final class Holetest implements Callable<Integer> {
         }
     }
 
+    /** syncfs(2) on the file system holding {@code f}: coreutils {@code sync -f}. */
+    private static void syncfs(Path f) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder("sync", "-f", f.toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        if (p.waitFor() != 0) {
+            throw new IOException("sync -f " + f + " failed: " + out);
+        }
+    }
+
     /** holetest's prefault_mapping(): read the first byte of each page; a non-zero one is reported, not counted. */
     private static void prefault(MappedByteBuffer map, int npages) {
         for (int i = 0; i < npages; i++) {
@@ -331,18 +389,33 @@ public final class Holetest implements Callable<Integer> {
         }
     }
 
-    /** holetest's pt_page_marker(): one 8-byte store per page through the shared mapping. */
-    private static void pageMarkers(MappedByteBuffer map, int off, int npages, long marker) {
+    /**
+     * holetest's pt_page_marker(): one 8-byte store per page through the shared mapping. A leader publishes
+     * each page before its store in {@code reached}; a follower waits until the leader has reached the page.
+     */
+    private static void pageMarkers(MappedByteBuffer map, int off, int npages, long marker, AtomicInteger reached,
+                                    boolean follower) {
         // absolute puts do not touch the buffer's position, so the writers may share it
         for (int i = 0; i < npages; i++) {
+            if (follower) {
+                while (reached.get() < i) {
+                    Thread.onSpinWait();
+                }
+            } else if (reached != null) {
+                reached.set(i);
+            }
             map.putLong(i * PAGE + off, marker);
         }
     }
 
-    /** holetest's pt_write_marker(): one 8-byte pwrite(2) per page. */
-    private static void writeMarkers(FileChannel ch, int off, int npages, long marker) throws IOException {
+    /** holetest's pt_write_marker(): one 8-byte pwrite(2) per page; publishes each page in {@code reached}. */
+    private static void writeMarkers(FileChannel ch, int off, int npages, long marker, AtomicInteger reached)
+        throws IOException {
         ByteBuffer b = ByteBuffer.allocateDirect(8).order(ByteOrder.nativeOrder());
         for (int i = 0; i < npages; i++) {
+            if (reached != null) {
+                reached.set(i);
+            }
             b.clear();
             b.putLong(0, marker);
             long pos = (long) i * PAGE + off;
@@ -364,13 +437,29 @@ public final class Holetest implements Callable<Integer> {
         return new ProcessBuilder(cmd).redirectErrorStream(true).start();
     }
 
-    /** The -F child: its own mapping (or fd), its pid as the marker, like holetest's forked pt_*_marker(). */
+    /** One line of a child's output (the first one is its ready line). */
+    private static String readLine(Process p) throws IOException {
+        StringBuilder sb = new StringBuilder();
+        int c;
+        while ((c = p.getInputStream().read()) >= 0 && c != '\n') {
+            sb.append((char) c);
+        }
+        return sb.toString();
+    }
+
+    /**
+     * The -F child: its own mapping (or fd), its pid as the marker, like holetest's forked pt_*_marker(). It
+     * opens the file, prints {@link #CHILD_READY} and stores only once the parent answers with a line.
+     */
     private int childWriter(long bytes) throws IOException {
         int npages = (int) (bytes / PAGE);
         long marker = ProcessHandle.current().pid();
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            System.out.println(CHILD_READY);
+            System.out.flush();
+            System.in.read();
             if ("pwrite".equals(child)) {
-                writeMarkers(ch, childOffset, npages, marker);
+                writeMarkers(ch, childOffset, npages, marker, null);
                 return 0;
             }
             MappedByteBuffer map = ch.map(FileChannel.MapMode.READ_WRITE, 0, bytes);
@@ -378,8 +467,8 @@ public final class Holetest implements Callable<Integer> {
             if (prefault) {
                 prefault(map, npages);
             }
-            pageMarkers(map, childOffset, npages, marker);
-            Mapping.unmap(map); // as the child's exit would; the stores stay dirty in the page cache
+            pageMarkers(map, childOffset, npages, marker, null, false);
+            Mappings.unmap(map); // as the child's exit would; the stores stay dirty in the page cache
         }
         return 0;
     }

@@ -1,5 +1,7 @@
 package org.iomapfs.shim.holetest;
 
+import org.iomapfs.shim.sys.LibC;
+
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
@@ -20,9 +22,12 @@ import java.util.concurrent.TimeUnit;
 public enum Sizing {
     /** ftruncate, then write zeros over the whole file (holetest memsets through a mapping; same end state). */
     ZERO_FILL("zero-fill"),
-    /** posix_fallocate(3), through util-linux {@code fallocate --posix}; glibc calls fallocate(2) mode 0. */
+    /**
+     * posix_fallocate(3), through util-linux {@code fallocate --posix}: glibc calls fallocate(2) mode 0 and
+     * falls back to writing a byte per block only where the file system refuses it.
+     */
     POSIX_FALLOCATE("posix-fallocate"),
-    /** fallocate(2) mode 0, through util-linux {@code fallocate}: unwritten extents. */
+    /** fallocate(2) mode 0 (libc, through jnr-ffi): unwritten extents. */
     FALLOCATE("fallocate"),
     /** ftruncate(2) (RandomAccessFile.setLength): a sparse file, every page a hole. */
     FTRUNCATE("ftruncate");
@@ -57,7 +62,11 @@ public enum Sizing {
                 }
             }
             case POSIX_FALLOCATE -> run("fallocate", "--posix", "--length", Long.toString(size), file.toString());
-            case FALLOCATE -> run("fallocate", "--length", Long.toString(size), file.toString());
+            case FALLOCATE -> {
+                try (LibC.Fd fd = LibC.Fd.openReadWrite(file)) {
+                    fd.fallocate(0, 0, size);
+                }
+            }
             case FTRUNCATE -> ftruncate(file, size);
             default -> throw new AssertionError(this);
         }

@@ -1,9 +1,10 @@
 package org.iomapfs.shim.io;
 
+import org.iomapfs.shim.sys.PageCache;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
@@ -12,7 +13,7 @@ import java.nio.file.StandardOpenOption;
  * (FUSE sends each to the daemon), or ordinary reads after {@code echo 3 > /proc/sys/vm/drop_caches}.
  */
 public final class DaemonRead {
-    public static final int ALIGN = 4096;
+    public static final int ALIGN = PageCache.DIO_ALIGN;
     private static final int CHUNK = 1 << 20;
 
     private DaemonRead() { }
@@ -27,8 +28,7 @@ public final class DaemonRead {
      * the last piece is read whole and trimmed to {@code size}.
      */
     public static void direct(Path file, long size, Sink sink) throws IOException {
-        ByteBuffer raw = ByteBuffer.allocateDirect(CHUNK + ALIGN);
-        ByteBuffer buf = raw.alignedSlice(ALIGN);
+        ByteBuffer buf = PageCache.alignedBuffer(CHUNK);
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, com.sun.nio.file.ExtendedOpenOption.DIRECT)) {
             long pos = 0;
             while (pos < size) {
@@ -77,12 +77,8 @@ public final class DaemonRead {
      * the daemon. Returns false (and changes nothing) where this process may not write it (not root).
      */
     public static boolean dropKernelCaches() {
-        Path p = Path.of("/proc/sys/vm/drop_caches");
-        if (!Files.isWritable(p)) {
-            return false;
-        }
         try {
-            Files.writeString(p, "3");
+            PageCache.dropKernelCaches();
             return true;
         } catch (IOException e) {
             return false;

@@ -1,5 +1,5 @@
 /**
- * What every shim workload needs from the operating system: munmap, reads that reach the daemon (O_DIRECT,
- * kernel cache drop), the mount's control files and metrics, run budgets and the RESULT line.
+ * What the holetest, partial-block and compare code shares: reads that reach the daemon (O_DIRECT, kernel
+ * cache drop, on top of {@code sys}), the mount's control files and metrics, run budgets and the RESULT line.
  */
 package org.iomapfs.shim.io;

@@ -4,6 +4,7 @@ import org.iomapfs.shim.io.Budget;
 import org.iomapfs.shim.io.Control;
 import org.iomapfs.shim.io.DaemonRead;
 import org.iomapfs.shim.io.Summary;
+import org.iomapfs.shim.sys.LibC;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -12,7 +13,6 @@ import picocli.CommandLine.Parameters;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -59,7 +59,8 @@ public final class PartialBlockWrite implements Callable<Integer> {
             + "writeback and eviction to the daemon's flusher and reclaim knobs (default: ${DEFAULT-VALUE})")
     String trigger;
     @Option(names = "--trigger-after-ms", paramLabel = "MS",
-        description = "when to trigger after starting the write (default: half of inject/write_delay_ms)")
+        description = "trigger this long after starting the write (default: once the mount's "
+            + "iomapfs_iomap_begins_total shows the write reached ->iomap_begin, plus a tenth of the delay)")
     Long triggerAfterMs;
     @Option(names = "--daemon-read", defaultValue = "odirect", paramLabel = "HOW",
         description = "odirect or both (O_DIRECT and a read after a kernel cache drop) (default: ${DEFAULT-VALUE})")
@@ -78,6 +79,10 @@ public final class PartialBlockWrite implements Callable<Integer> {
 
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new PartialBlockWrite());
+        cl.setParameterExceptionHandler((ex, a) -> {
+            ex.getCommandLine().getErr().println("partial-block-write: " + ex.getMessage() + " (see --help)");
+            return 2;
+        });
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             cmd.getErr().println("partial-block-write: " + (ex instanceof IOException ? ex.getMessage() : ex.toString()));
             return 3;
@@ -113,8 +118,7 @@ public final class PartialBlockWrite implements Callable<Integer> {
         try {
             long delay = ctl.isPresent() && ctl.get().has("inject/write_delay_ms")
                 ? Long.parseLong(ctl.get().get("inject/write_delay_ms")) : 0;
-            long after = triggerAfterMs != null ? triggerAfterMs : delay / 2;
-            return loop(ctl, after, delay);
+            return loop(ctl, triggerAfterMs, delay);
         } finally {
             if (oldDelay != null) {
                 ctl.get().set("inject/write_delay_ms", oldDelay);
@@ -122,7 +126,7 @@ public final class PartialBlockWrite implements Callable<Integer> {
         }
     }
 
-    private int loop(Optional<Control> ctl, long triggerAfter, long delay) throws Exception {
+    private int loop(Optional<Control> ctl, Long triggerAfter, long delay) throws Exception {
         Budget budget = new Budget(rounds, ops, durationMs, 1);
         long done = 0;
         long lostBytes = 0;
@@ -134,13 +138,16 @@ public final class PartialBlockWrite implements Callable<Integer> {
         byte[] expect = expected(blocks);
         while (budget.more(done, done)) {
             Files.createFile(file);
-            exec("fallocate", "--length", Long.toString(size), file.toString()); // fallocate(2) mode 0: unwritten
+            try (LibC.Fd fd = LibC.Fd.openReadWrite(file)) {
+                fd.fallocate(0, 0, size); // xfs/559's falloc: mode 0, unwritten extents
+            }
             long bad;
             long diff;
             try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
                 write(ch, size - 1, new byte[]{DIRTY});
                 byte[] fill = new byte[(blocks - 1) * PAGE + 1];
                 java.util.Arrays.fill(fill, FILL);
+                double begins = trigger.equals("control") ? begins(ctl.get()) : 0;
                 AtomicReference<Throwable> failed = new AtomicReference<>();
                 Thread w = new Thread(() -> {
                     try {
@@ -151,7 +158,17 @@ public final class PartialBlockWrite implements Callable<Integer> {
                 }, "slow-pwrite");
                 w.start();
                 if (trigger.equals("control")) {
-                    TimeUnit.MILLISECONDS.sleep(triggerAfter);
+                    if (triggerAfter != null) {
+                        TimeUnit.MILLISECONDS.sleep(triggerAfter);
+                    } else {
+                        // xfs/559 sleeps a second against a 500 ms delay; waiting for the write's ->iomap_begin
+                        // does not depend on how fast this machine gets the write to the daemon
+                        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delay);
+                        while (begins(ctl.get()) <= begins && w.isAlive() && System.nanoTime() < deadline) {
+                            TimeUnit.MILLISECONDS.sleep(2);
+                        }
+                        TimeUnit.MILLISECONDS.sleep(delay / 10);
+                    }
                     // writeback of the dirty last folio (completion converts its block), then reclaim of it
                     ctl.get().set("sync", "1");
                     ctl.get().set("drop_caches", "1");
@@ -187,11 +204,17 @@ public final class PartialBlockWrite implements Callable<Integer> {
         Map<String, Object> detail = new LinkedHashMap<>();
         detail.put("blocks", blocks);
         detail.put("writeDelayMs", delay);
-        detail.put("trigger", trigger + (trigger.equals("control") ? " after " + triggerAfter + " ms" : ""));
+        detail.put("trigger", trigger + (!trigger.equals("control") ? ""
+            : triggerAfter != null ? " after " + triggerAfter + " ms" : " after the write's iomap_begin + " + delay / 10 + " ms"));
         detail.put("lostDirtyBytes", badRounds);
         System.out.println(new Summary("partial-block-write", done, done, badRounds, badBytes, firstMs,
             budget.elapsedMs(), detail).line());
         return badRounds > 0 || badBytes > 0 ? 1 : 0;
+    }
+
+    /** The mount's count of ->iomap_begin calls (0 where the metric is missing). */
+    private static double begins(Control c) throws IOException {
+        return c.samples().getOrDefault("iomapfs_iomap_begins_total", 0.0);
     }
 
     /** xfs/559's file.compare: 0x57 over (blocks-1) pages + 1 byte, zeros, 0x58 in the last byte. */
@@ -235,14 +258,6 @@ public final class PartialBlockWrite implements Callable<Integer> {
         ByteBuffer b = ByteBuffer.wrap(data);
         while (b.hasRemaining()) {
             pos += ch.write(b, pos);
-        }
-    }
-
-    private static void exec(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new IOException(String.join(" ", cmd) + " failed: " + out);
         }
     }
 }

@@ -1,0 +1,96 @@
+package org.iomapfs.tests.shim;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.iomapfs.shim.ShimMain;
+import org.iomapfs.tests.mount.LiveMount;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * {@code iomapfs compare} (its own JVM, mounting a buggy and a fixed image through the CLI) in both directions:
+ * the buggy mount loses markers, and its bug-fired counters say which bug did it; the fixed mount loses none.
+ * The runs are bounded by operation counts at which, on 2 cores, every buggy run measured so far lost data
+ * many times over (pwrite-vs-mmap: ~5% of its markers; partial-block: every round).
+ */
+class CompareTest {
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void fuse() {
+        LiveMount.assumeFuse("CompareTest");
+    }
+
+    /** Runs compare; returns results.json's runs by mode. */
+    Map<String, JsonNode> compare(String workload, String ops) throws Exception {
+        Path out = dir.resolve("out");
+        LiveMount.Proc p = LiveMount.workload(600, ShimMain.class.getName(), "compare", "--workload", workload,
+            "--ops", ops, "--out", out.toString());
+        assertEquals(0, p.rc(), "compare exits 0 when the fixed mode shows no corruption:\n" + p.out());
+        assertTrue(Files.size(out.resolve("report.html")) > 0);
+        assertTrue(Files.exists(out.resolve("corrupted-markers.png")), "the report's chart");
+        JsonNode doc = new ObjectMapper().readTree(out.resolve("results.json").toFile());
+        Map<String, JsonNode> byMode = new HashMap<>();
+        for (JsonNode r : doc.get("runs")) {
+            assertEquals(workload, r.get("workload").asText());
+            assertTrue(r.get("error").isNull(), "run failed: " + r);
+            byMode.put(r.get("mode").asText(), r);
+        }
+        assertEquals(2, byMode.size(), "one buggy and one fixed run");
+        return byMode;
+    }
+
+    static void assertFixedClean(JsonNode fixed) {
+        assertTrue(fixed.get("ops").asLong() > 0);
+        assertEquals(0, fixed.get("corruptedMarkers").asLong(), "fixed mode lost markers: " + fixed);
+        assertEquals(0, fixed.get("corruptedBytes").asLong(), "fixed mode changed bytes: " + fixed);
+        fixed.get("bugFired").fields().forEachRemaining(e ->
+            assertEquals(0, e.getValue().asLong(), "fixed mode fired " + e.getKey()));
+    }
+
+    @Test
+    void pwriteVersusMmapWithShortCopyInsLosesMarkersOnlyWhenBuggy() throws Exception {
+        Map<String, JsonNode> r = compare("pwrite-vs-mmap", "1024");
+        JsonNode buggy = r.get("buggy");
+        assertEquals("0.5", buggy.get("injections").get("copyin_fail").asText());
+        assertTrue(buggy.get("corruptedMarkers").asLong() > 0, "buggy mode lost no marker: " + buggy);
+        JsonNode fired = buggy.get("bugFired");
+        assertTrue(fired.get("mkwrite-uses-write-ops").asLong() + fired.get("punch-truncates-pagecache").asLong() > 0,
+            "a failed-write cleanup bug fired: " + fired);
+        assertFixedClean(r.get("fixed"));
+    }
+
+    @Test
+    void partialBlockWriteLosesTheDirtyByteOnlyWhenBuggy() throws Exception {
+        Map<String, JsonNode> r = compare("partial-block", "4");
+        JsonNode buggy = r.get("buggy");
+        assertEquals("200", buggy.get("injections").get("write_delay_ms").asText());
+        assertTrue(buggy.get("corruptedMarkers").asLong() > 0, "buggy mode kept every dirtied byte: " + buggy);
+        assertTrue(buggy.get("bugFired").get("stale-iomap").asLong() > 0, "stale-iomap fired: " + buggy);
+        JsonNode fixed = r.get("fixed");
+        assertFixedClean(fixed);
+        assertTrue(fixed.get("metrics").path("iomapfs_iomap_stale_total").asDouble() > 0,
+            "the fixed mode found the cached map stale (xfs/559 checks the xfs_iomap_invalid tracepoint): " + fixed);
+    }
+
+    @Test
+    void demoRunsOnATemporaryMountAndLeavesNothingMounted() throws Exception {
+        LiveMount.Proc p = LiveMount.workload(300, ShimMain.class.getName(), "demo", "--duration", "2s");
+        assertEquals(0, p.rc(), p.out());
+        assertTrue(p.out().lines().anyMatch(l -> l.startsWith("pwrite-vs-mmap  buggy")), p.out());
+        assertTrue(p.out().lines().anyMatch(l -> l.startsWith("pwrite-vs-mmap  fixed")), p.out());
+        String tmpMount = p.out().lines().filter(l -> l.startsWith("demo: mkfs + mount")).findFirst().orElseThrow()
+            .replaceAll(".* under ", "");
+        assertFalse(Files.exists(Path.of(tmpMount)), "the demo's temporary directory is removed");
+        assertFalse(Files.readString(Path.of("/proc/self/mountinfo")).contains(tmpMount), "the demo's mount is gone");
+    }
+}

@@ -1,0 +1,56 @@
+package org.iomapfs.shim.compare;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class ReportTest {
+    @TempDir
+    Path dir;
+
+    static final List<RunResult> RESULTS = List.of(
+        new RunResult("pwrite-vs-mmap", "buggy", 32, 1024, 5000, 204.8, 62, 248, 880,
+            Map.of("mkwrite-uses-write-ops", 106L, "stale-iomap", 0L), Map.of(), Map.of("copyin_fail", "0.5"), 1, null),
+        new RunResult("pwrite-vs-mmap", "fixed", 32, 1024, 4000, 256, 0, 0, -1,
+            Map.of("mkwrite-uses-write-ops", 0L), Map.of(), Map.of("copyin_fail", "0.5"), 0, null));
+
+    @Test
+    void tableHasARowPerRunWithItsFigures() {
+        List<String> lines = Report.table(RESULTS).lines().toList();
+        assertEquals(4, lines.size());
+        assertTrue(lines.get(0).startsWith("workload"));
+        assertTrue(lines.get(2).matches("pwrite-vs-mmap +buggy +1024 +205 +62 +248 +880 +mkwrite-uses-write-ops=106 +copyin_fail=0.5"),
+            lines.get(2));
+        assertTrue(lines.get(3).matches("pwrite-vs-mmap +fixed +1024 +256 +0 +0 +- +0 +copyin_fail=0.5"), lines.get(3));
+    }
+
+    @Test
+    void jsonAndHtmlWithCharts() throws Exception {
+        Report.json(dir.resolve("results.json"), Map.of("budget", "1024 ops per run"), RESULTS);
+        JsonNode doc = new ObjectMapper().readTree(dir.resolve("results.json").toFile());
+        assertEquals(62, doc.get("runs").get(0).get("corruptedMarkers").asLong());
+        assertEquals(106, doc.get("runs").get(0).get("bugFired").get("mkwrite-uses-write-ops").asLong());
+        Report.html(dir, Map.of("budget", "1024 ops per run"), RESULTS);
+        String html = Files.readString(dir.resolve("report.html"));
+        assertTrue(html.contains("<img src=\"corrupted-markers.png\""), html);
+        assertTrue(html.contains("<tr class=\"bad\"><td>pwrite-vs-mmap</td><td>buggy</td>"), html);
+        byte[] png = Files.readAllBytes(dir.resolve("corrupted-markers.png"));
+        assertEquals((byte) 0x89, png[0]);
+        assertEquals('P', png[1]);
+    }
+
+    @Test
+    void exitCodeIsOneOnlyWhenTheFixedModeCorrupted() {
+        assertEquals(0, CompareCommand.exitCode(RESULTS));
+        RunResult badFixed = new RunResult("x", "fixed", 1, 1, 1, 1, 1, 8, 5, Map.of(), Map.of(), Map.of(), 1, null);
+        assertEquals(1, CompareCommand.exitCode(List.of(RESULTS.get(0), badFixed)));
+    }
+}
