@@ -2,6 +2,7 @@ package org.iomapfs.shim.fsx;
 
 import com.sun.nio.file.ExtendedOpenOption;
 import org.iomapfs.shim.sys.Cli;
+import org.iomapfs.shim.sys.DaemonView;
 import org.iomapfs.shim.sys.LibC;
 import org.iomapfs.shim.sys.Mappings;
 import org.iomapfs.shim.sys.PageCache;
@@ -885,7 +886,7 @@ public final class Fsx implements Callable<Integer> {
                 }
                 checkBuffers(what + " (buffered read after drop_caches)", 0, all, all.length);
             }
-            byte[] direct = readAllDirect();
+            byte[] direct = DaemonView.direct(file);
             checkBuffers(what + " (O_DIRECT read)", 0, direct, direct.length);
             if (!quiet && checkEvery > 0) {
                 prt(what + ": file of 0x" + Long.toHexString(fileSize) + " bytes matches the shadow copy");
@@ -893,27 +894,6 @@ public final class Fsx implements Callable<Integer> {
         } catch (IOException e) {
             throw fail(170, what + ": " + e);
         }
-    }
-
-    private byte[] readAllDirect() throws IOException {
-        byte[] all = new byte[(int) fileSize];
-        int chunk = 1 << 20;
-        ByteBuffer b = PageCache.alignedBuffer(chunk);
-        try (FileChannel d = FileChannel.open(file, StandardOpenOption.READ, ExtendedOpenOption.DIRECT)) {
-            long pos = 0;
-            while (pos < fileSize) {
-                b.clear();
-                int n = d.read(b, pos);
-                if (n <= 0) {
-                    throw fail(141, String.format("O_DIRECT read at 0x%x returned %d before end of file 0x%x", pos,
-                        n, fileSize));
-                }
-                int take = (int) Math.min(n, fileSize - pos);
-                b.get(0, all, (int) pos, take);
-                pos += n;
-            }
-        }
-        return all;
     }
 
     private void reportFailure() {
