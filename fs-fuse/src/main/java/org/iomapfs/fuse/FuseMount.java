@@ -46,8 +46,16 @@ public class FuseMount extends FuseStubFS {
     /** How requests are pulled from /dev/fuse. */
     public enum LoopKind { POOL, STOCK }
 
-    /** Mount options; {@code allowOther} lets other users (and the control directory's non-owners) in. */
-    public record Options(String fsName, int threads, LoopKind loop, int maxWrite, boolean allowOther, boolean debug) {
+    /**
+     * Mount options; {@code allowOther} lets other users (and the control directory's non-owners) in. Without
+     * {@code subtype} the type is plain {@code fuse}, as fstests' FSTYP=fuse expects ({@code findmnt -t fuse}).
+     */
+    public record Options(String fsName, int threads, LoopKind loop, int maxWrite, boolean allowOther, boolean debug,
+                          boolean subtype) {
+        public Options(String fsName, int threads, LoopKind loop, int maxWrite, boolean allowOther, boolean debug) {
+            this(fsName, threads, loop, maxWrite, allowOther, debug, true);
+        }
+
         public Options {
             if (threads < 1) {
                 throw new IllegalArgumentException("threads must be at least 1");
@@ -131,7 +139,10 @@ public class FuseMount extends FuseStubFS {
         }
         this.mountPoint = mnt.toAbsolutePath();
         StringBuilder opts = new StringBuilder();
-        opts.append("fsname=").append(escapeOpt(o.fsName())).append(",subtype=iomapfs");
+        opts.append("fsname=").append(escapeOpt(o.fsName()));
+        if (o.subtype()) {
+            opts.append(",subtype=iomapfs");
+        }
         // big_writes: otherwise libfuse 2 lets the kernel split writes to 4 KiB
         opts.append(",big_writes,max_write=").append(o.maxWrite()).append(",max_read=").append(o.maxWrite());
         // use_ino: st_ino is the engine's; hard_remove: unlink goes to the engine instead of a .fuse_hidden rename

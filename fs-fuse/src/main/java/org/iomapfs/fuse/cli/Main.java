@@ -181,6 +181,12 @@ public final class Main implements Runnable {
         Path log;
         @Option(names = "--debug", description = "libfuse debug output (-d) in the log")
         boolean debug;
+        @Option(names = "--fsname", paramLabel = "NAME",
+            description = "mount source shown in the mount table (default: the image path); fstests finds TEST_DEV by it")
+        String fsName;
+        @Option(names = "--no-subtype",
+            description = "file system type plain 'fuse' instead of 'fuse.iomapfs' (what fstests' FSTYP=fuse looks for)")
+        boolean noSubtype;
 
         @Override
         public Integer call() throws Exception {
@@ -194,6 +200,9 @@ public final class Main implements Runnable {
             if (cacheMb <= 0) {
                 throw new Failure("--cache-mb must be positive");
             }
+            if (fsName != null && (fsName.isBlank() || fsName.chars().anyMatch(Character::isWhitespace))) {
+                throw new Failure("bad --fsname '" + fsName + "' (non-empty, no white space)");
+            }
             Daemon.checkImage(img);
             Daemon.checkMountPoint(mp);
             if (!ImageLock.isFree(img)) {
@@ -204,8 +213,8 @@ public final class Main implements Runnable {
 
         private int serve(Path img, Path mp, FuseMount.LoopKind kind) throws InterruptedException {
             boolean root = Native.libc().getuid() == 0;
-            FuseMount.Options o = new FuseMount.Options(img.toString(), threads, kind, maxWrite,
-                root || userAllowOther(), debug);
+            FuseMount.Options o = new FuseMount.Options(fsName != null ? fsName : img.toString(), threads, kind,
+                maxWrite, root || userAllowOther(), debug, !noSubtype);
             Daemon d = new Daemon(new Daemon.Settings(img, mp, mode, bugs, injects, cacheMb << 20, o));
             d.start();
             System.out.println("iomapfs: mounted " + img + " at " + mp + " (pid " + ProcessHandle.current().pid()
@@ -255,6 +264,13 @@ public final class Main implements Runnable {
             if (debug) {
                 cmd.add("--debug");
             }
+            if (fsName != null) {
+                cmd.addAll(List.of("--fsname", fsName));
+            }
+            if (noSubtype) {
+                cmd.add("--no-subtype");
+            }
+            String fsType = noSubtype ? "fuse" : Mounts.FSTYPE;
             Files.deleteIfExists(logFile);
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(logFile.toFile()).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
@@ -263,7 +279,7 @@ public final class Main implements Runnable {
             while (System.currentTimeMillis() < deadline) {
                 Optional<Mounts.Mount> m = Mounts.at(mp);
                 // mounted, and the daemon answers a lookup (its request loop runs)
-                if (m.isPresent() && m.get().isIomapfs() && Files.isDirectory(mp.resolve(".iomapfs"))) {
+                if (m.isPresent() && m.get().fsType().equals(fsType) && Files.isDirectory(mp.resolve(".iomapfs"))) {
                     System.out.println("mounted " + img + " at " + mp + " (daemon pid " + p.pid() + ", log " + logFile + ")");
                     return 0;
                 }
