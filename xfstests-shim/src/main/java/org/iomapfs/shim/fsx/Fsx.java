@@ -1,6 +1,8 @@
 package org.iomapfs.shim.fsx;
 
 import com.sun.nio.file.ExtendedOpenOption;
+import org.iomapfs.shim.io.DaemonRead;
+import org.iomapfs.shim.io.Mapping;
 import org.iomapfs.shim.sys.Cli;
 import org.iomapfs.shim.sys.DaemonView;
 import org.iomapfs.shim.sys.LibC;
@@ -654,7 +656,7 @@ public final class Fsx implements Callable<Integer> {
             m.get(pg, tempArr, 0, (int) size);
             checkEofPage("Read", offset, m, size);
         } finally {
-            Mappings.unmap(m);
+            Mapping.unmap(m);
         }
         checkBuffers("MAPREAD", offset, tempArr, (int) size);
     }
@@ -723,7 +725,7 @@ public final class Fsx implements Callable<Integer> {
             m.force();
             checkEofPage("Write", offset, m, size);
         } finally {
-            Mappings.unmap(m);
+            Mapping.unmap(m);
         }
     }
 
@@ -864,15 +866,9 @@ public final class Fsx implements Callable<Integer> {
     private void fullCheck(String what) {
         try {
             ch.force(true);
-            boolean dropped;
-            try {
-                PageCache.dropKernelCaches();
-                dropped = true;
-            } catch (IOException e) {
-                dropped = false;
-                if (!quiet) {
-                    prt(what + ": cannot drop the kernel caches (" + e.getMessage() + "); checking with O_DIRECT only");
-                }
+            boolean dropped = DaemonRead.dropKernelCaches();
+            if (!dropped && !quiet) {
+                prt(what + ": cannot drop the kernel caches (not root?); checking with O_DIRECT only");
             }
             long size = Files.size(file);
             if (size != fileSize) {

@@ -1,6 +1,7 @@
 package org.iomapfs.shim.mapping;
 
 import com.sun.nio.file.ExtendedOpenOption;
+import org.iomapfs.shim.io.Mapping;
 import org.iomapfs.shim.sys.Cli;
 import org.iomapfs.shim.sys.DaemonView;
 import org.iomapfs.shim.sys.LibC;
@@ -154,7 +155,7 @@ public final class DirectIntoMapping implements Callable<Integer> {
                 }
                 m.force();
             } finally {
-                Mappings.unmap(m);
+                Mapping.unmap(m);
             }
             map.force(true);
         }

@@ -1,6 +1,7 @@
 package org.iomapfs.shim.mapping;
 
 import com.sun.nio.file.ExtendedOpenOption;
+import org.iomapfs.shim.io.Mapping;
 import org.iomapfs.shim.sys.Cli;
 import org.iomapfs.shim.sys.DaemonView;
 import org.iomapfs.shim.sys.Mappings;
@@ -271,7 +272,7 @@ public final class MmapRwFault implements Callable<Integer> {
         ch.force(true);
         // MAP_SHARED stores made by the kernel's copy reach the daemon with the mapping's writeback
         addr.force();
-        Mappings.unmap(addr);
+        Mapping.unmap(addr);
         ch.force(true);
         ch.close();
         byte[] want = new byte[2 * PAGE];

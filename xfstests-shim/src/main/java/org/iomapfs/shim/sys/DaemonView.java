@@ -1,53 +1,39 @@
 package org.iomapfs.shim.sys;
 
-import com.sun.nio.file.ExtendedOpenOption;
+import org.iomapfs.shim.io.DaemonRead;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.HexFormat;
 
 /**
- * What the daemon holds for a file, past the kernel page cache that can hide what the daemon lost: a buffered
- * read after a kernel cache drop, and an O_DIRECT read (which FUSE passes to the daemon). Flush first (fsync or
- * msync): dirty pages are neither dropped nor bypassed.
+ * Whole files as the daemon holds them, as byte arrays to compare with a shadow copy (on top of
+ * {@link DaemonRead}), and a one-line report of the first difference. Flush first (fsync or msync): dirty pages
+ * are neither dropped nor bypassed.
  */
 public final class DaemonView {
     private DaemonView() { }
 
-    /** Drops the kernel caches and reads the whole file with buffered reads. */
+    /** Drops the kernel caches and reads the whole file with buffered reads; throws where it may not drop them. */
     public static byte[] bufferedAfterDrop(Path file) throws IOException {
-        PageCache.dropKernelCaches();
+        if (!DaemonRead.dropKernelCaches()) {
+            throw new IOException("cannot write /proc/sys/vm/drop_caches (not root?): the page cache would hide "
+                + "what the daemon holds");
+        }
         return Files.readAllBytes(file);
     }
 
-    /** Reads the whole file through O_DIRECT, 1 MiB at a time (the last read comes back short at end of file). */
+    /** Reads the whole file through O_DIRECT ({@link DaemonRead#direct}). */
     public static byte[] direct(Path file) throws IOException {
-        int chunk = 1 << 20;
-        ByteBuffer b = PageCache.alignedBuffer(chunk);
-        try (FileChannel d = FileChannel.open(file, StandardOpenOption.READ, ExtendedOpenOption.DIRECT)) {
-            long size = d.size();
-            if (size > Integer.MAX_VALUE - 16) {
-                throw new IOException(file + " is too large to compare in memory: " + size);
-            }
-            byte[] all = new byte[(int) size];
-            long pos = 0;
-            while (pos < size) {
-                b.clear();
-                int n = d.read(b, pos);
-                if (n <= 0) {
-                    throw new IOException(String.format("%s: O_DIRECT read at 0x%x returned %d before end of file "
-                        + "0x%x", file, pos, n, size));
-                }
-                b.get(0, all, (int) pos, (int) Math.min(n, size - pos));
-                pos += n;
-            }
-            return all;
+        long size = Files.size(file);
+        if (size > Integer.MAX_VALUE - 16) {
+            throw new IOException(file + " is too large to compare in memory: " + size);
         }
+        byte[] all = new byte[(int) size];
+        DaemonRead.direct(file, size, (pos, buf) -> buf.get(buf.position(), all, (int) pos, buf.remaining()));
+        return all;
     }
 
     /** Null when equal; otherwise one line: the size difference or the first bad offset with 16 bytes of each. */

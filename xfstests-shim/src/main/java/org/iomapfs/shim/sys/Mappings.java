@@ -6,10 +6,9 @@ import java.nio.ByteBuffer;
 import java.nio.MappedByteBuffer;
 
 /**
- * Helpers for {@code FileChannel.map} mappings: unmap at once (munmap through the buffer's cleaner, as fs-tests'
- * MountTest does, rather than at some GC: a live mapping keeps the mount busy and keeps pages pinned in the test's
- * address space), and read the bytes of a mapping's last page that lie past its limit (the part of the page beyond
- * end of file, which POSIX mmap requires to read as zeros and which Java's buffer limit hides).
+ * What Java's buffer hides of a {@code FileChannel.map} mapping: its address, and the bytes of its last page past
+ * its limit (the part of the page beyond end of file, which POSIX mmap requires to read as zeros). Unmapping is
+ * {@link org.iomapfs.shim.io.Mapping#unmap}.
  */
 public final class Mappings {
     public static final int PAGE_SIZE = 4096;
@@ -29,11 +28,6 @@ public final class Mappings {
     }
 
     private Mappings() { }
-
-    /** munmap now. The buffer must not be used afterwards (an access would fault). */
-    public static void unmap(MappedByteBuffer m) {
-        UNSAFE.invokeCleaner(m);
-    }
 
     /** The virtual address of a direct buffer's first byte. */
     public static long address(ByteBuffer direct) {
