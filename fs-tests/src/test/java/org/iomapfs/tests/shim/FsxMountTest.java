@@ -75,6 +75,27 @@ class FsxMountTest {
     }
 
     /**
+     * The same fsx can fail: in buggy mode, with the short copy-ins that make mkwrite-uses-write-ops punch the
+     * delalloc under a page a mapped write just dirtied (docs/bugs.md), fsx reads zeros back where its mapped
+     * write put data, and says so with fsx's status 110. Another mount, so the fixed runs above stay fixed.
+     */
+    @Test
+    void buggyMkwriteUsesWriteOpsIsCaughtByFsx() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("buggy"));
+        try (LiveMount buggy = LiveMount.start(dir, "256M", "--bug", "mkwrite-uses-write-ops=buggy",
+            "--inject", "copyin_fail=0.2", "--inject", "copyin_bytes=0", "--inject", "seed=1")) {
+            LiveMount.Proc p = LiveMount.workload(900, Fsx.class.getName(), "-S", "1", "-P", LOGS.toString(),
+                "-N", "5000", buggy.mnt.resolve("fsx-buggy").toString());
+            assertEquals(110, p.rc(), "fsx reports bad data (status 110):\n" + p.out());
+            assertTrue(p.out().contains("BAD DATA") && p.out().contains("first bad offset"), p.out());
+            assertTrue(p.out().contains("last operations that changed"), p.out());
+            Matcher fired = Pattern.compile("iomapfs_bug_fired_total\\{bug=\"mkwrite-uses-write-ops\"[^}]*} (\\S+)")
+                .matcher(buggy.ctl("metrics"));
+            assertTrue(fired.find() && Double.parseDouble(fired.group(1)) > 0, "the buggy branch fired");
+        }
+    }
+
+    /**
      * generic/263's fsx run, longer: reads and writes through O_DIRECT (page aligned), truncates to 512-byte
      * boundaries (inside blocks), mixed with mapped reads and writes through the page cache.
      */
