@@ -288,7 +288,9 @@ public final class Fsx implements Callable<Integer> {
 
         Path dir = logDir != null ? logDir : file.toAbsolutePath().getParent();
         String base = file.getFileName().toString();
-        Files.createDirectories(dir);
+        if (logDir != null) {
+            Files.createDirectories(logDir);
+        }
         opsFile = dir.resolve(base + ".fsxops");
         goodFile = dir.resolve(base + ".fsxgood");
         Files.deleteIfExists(goodFile);
@@ -370,6 +372,9 @@ public final class Fsx implements Callable<Integer> {
         }
         if (checkEvery < 0 || progressEvery < 0) {
             throw new Cli.BadArgument("--check-every and --progress must not be negative");
+        }
+        if (!Files.isDirectory(file.toAbsolutePath().getParent())) {
+            throw new Cli.BadArgument("no directory " + file.toAbsolutePath().getParent() + " for " + file);
         }
         if (replay != null && !Files.isReadable(replay)) {
             throw new Cli.BadArgument("cannot read the replay log " + replay);
