@@ -1,7 +1,10 @@
 package org.iomapfs.shim.fsx;
 
 import com.sun.nio.file.ExtendedOpenOption;
+import org.iomapfs.shim.io.DaemonRead;
+import org.iomapfs.shim.sys.Mappings;
 import org.iomapfs.shim.sys.Cli;
+import org.iomapfs.shim.sys.DaemonView;
 import org.iomapfs.shim.sys.LibC;
 import org.iomapfs.shim.sys.Mappings;
 import org.iomapfs.shim.sys.PageCache;
@@ -285,7 +288,9 @@ public final class Fsx implements Callable<Integer> {
 
         Path dir = logDir != null ? logDir : file.toAbsolutePath().getParent();
         String base = file.getFileName().toString();
-        Files.createDirectories(dir);
+        if (logDir != null) {
+            Files.createDirectories(logDir);
+        }
         opsFile = dir.resolve(base + ".fsxops");
         goodFile = dir.resolve(base + ".fsxgood");
         Files.deleteIfExists(goodFile);
@@ -367,6 +372,9 @@ public final class Fsx implements Callable<Integer> {
         }
         if (checkEvery < 0 || progressEvery < 0) {
             throw new Cli.BadArgument("--check-every and --progress must not be negative");
+        }
+        if (!Files.isDirectory(file.toAbsolutePath().getParent())) {
+            throw new Cli.BadArgument("no directory " + file.toAbsolutePath().getParent() + " for " + file);
         }
         if (replay != null && !Files.isReadable(replay)) {
             throw new Cli.BadArgument("cannot read the replay log " + replay);
@@ -863,15 +871,9 @@ public final class Fsx implements Callable<Integer> {
     private void fullCheck(String what) {
         try {
             ch.force(true);
-            boolean dropped;
-            try {
-                PageCache.dropKernelCaches();
-                dropped = true;
-            } catch (IOException e) {
-                dropped = false;
-                if (!quiet) {
-                    prt(what + ": cannot drop the kernel caches (" + e.getMessage() + "); checking with O_DIRECT only");
-                }
+            boolean dropped = DaemonRead.dropKernelCaches();
+            if (!dropped && !quiet) {
+                prt(what + ": cannot drop the kernel caches (not root?); checking with O_DIRECT only");
             }
             long size = Files.size(file);
             if (size != fileSize) {
@@ -885,7 +887,7 @@ public final class Fsx implements Callable<Integer> {
                 }
                 checkBuffers(what + " (buffered read after drop_caches)", 0, all, all.length);
             }
-            byte[] direct = readAllDirect();
+            byte[] direct = DaemonView.direct(file);
             checkBuffers(what + " (O_DIRECT read)", 0, direct, direct.length);
             if (!quiet && checkEvery > 0) {
                 prt(what + ": file of 0x" + Long.toHexString(fileSize) + " bytes matches the shadow copy");
@@ -893,27 +895,6 @@ public final class Fsx implements Callable<Integer> {
         } catch (IOException e) {
             throw fail(170, what + ": " + e);
         }
-    }
-
-    private byte[] readAllDirect() throws IOException {
-        byte[] all = new byte[(int) fileSize];
-        int chunk = 1 << 20;
-        ByteBuffer b = PageCache.alignedBuffer(chunk);
-        try (FileChannel d = FileChannel.open(file, StandardOpenOption.READ, ExtendedOpenOption.DIRECT)) {
-            long pos = 0;
-            while (pos < fileSize) {
-                b.clear();
-                int n = d.read(b, pos);
-                if (n <= 0) {
-                    throw fail(141, String.format("O_DIRECT read at 0x%x returned %d before end of file 0x%x", pos,
-                        n, fileSize));
-                }
-                int take = (int) Math.min(n, fileSize - pos);
-                b.get(0, all, (int) pos, take);
-                pos += n;
-            }
-        }
-        return all;
     }
 
     private void reportFailure() {

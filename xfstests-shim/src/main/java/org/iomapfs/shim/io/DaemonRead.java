@@ -35,7 +35,9 @@ public final class DaemonRead {
                 int want = (int) Math.min(CHUNK, roundUp(size - pos));
                 buf.clear().limit(want);
                 int got = 0;
-                while (buf.hasRemaining()) {
+                // a read that reaches end of file comes back short and unaligned: reading on from there would be
+                // refused (unaligned position), and there is nothing left to read
+                while (buf.hasRemaining() && pos + got < size) {
                     int n = ch.read(buf, pos + got);
                     if (n < 0) {
                         break;

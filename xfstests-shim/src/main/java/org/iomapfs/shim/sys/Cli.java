@@ -8,7 +8,7 @@ public final class Cli {
 
     /** Parses and runs {@code command}; returns the exit status (2 for bad arguments). */
     public static int run(String name, Object command, String... args) {
-        CommandLine cl = new CommandLine(command);
+        CommandLine cl = new CommandLine(command).setCaseInsensitiveEnumValuesAllowed(true);
         cl.setParameterExceptionHandler((ex, a) -> {
             ex.getCommandLine().getErr().println(name + ": " + ex.getMessage() + " (see --help)");
             return 2;
