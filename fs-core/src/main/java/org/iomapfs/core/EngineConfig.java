@@ -1,7 +1,8 @@
 package org.iomapfs.core;
 
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 
 /**
  * How an engine instance runs. Defaults suit a mount; tests shrink the cache and intervals.
@@ -11,12 +12,12 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
  * @param dirtyThresholdFolios dirty folios that wake the flusher early
  * @param readaheadFolios    folios read ahead on a cache miss
  * @param commitIntervalMs   how often the flusher commits metadata when nothing else did
- * @param registry           where metrics go
+ * @param registry           where metrics go (a Prometheus registry by default: the metrics control is its text)
  */
 public record EngineConfig(long cacheBytes, long writebackIntervalMs, long dirtyThresholdFolios, int readaheadFolios,
                            long commitIntervalMs, MeterRegistry registry) {
     public static EngineConfig defaults() {
-        return new EngineConfig(256L << 20, 1000, 4096, 32, 5000, new SimpleMeterRegistry());
+        return new EngineConfig(256L << 20, 1000, 4096, 32, 5000, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
     }
 
     public EngineConfig withCacheBytes(long b) {

@@ -1,5 +1,13 @@
 package org.iomapfs.core;
 
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import org.iomapfs.core.bugs.Bug;
+import org.iomapfs.core.hooks.HookPoint;
+import org.iomapfs.core.inject.Injector;
+import org.iomapfs.core.mm.MappedRegion;
+import org.iomapfs.core.pagecache.Folio;
+import org.iomapfs.core.trace.Trace;
+
 import org.iomapfs.core.api.Controls;
 import org.iomapfs.core.api.DirEntry;
 import org.iomapfs.core.api.Errno;
@@ -296,6 +304,73 @@ public final class IomapFs implements Vfs, Controls {
         return files.pageWrite(in, offset, src);
     }
 
+    // --- in-process user mappings (the part of mm a FUSE daemon never sees) ----------------------------
+
+    /** mmap(MAP_SHARED) of [offset, offset + length) of an open file. */
+    public MappedRegion map(long fh, long offset, int length) {
+        Handle h = handle(fh);
+        return new MappedRegion(files, regular(h.inode, "mmap"), offset, length);
+    }
+
+    /** read(2) into a mapping's bytes [off, off + len); the mapping may be of this very file. */
+    public int read(long fh, long offset, MappedRegion dst, int off, int len) {
+        Handle h = handle(fh);
+        Inode in = regular(h.inode, "read");
+        if (OpenFlags.isDirect(h.flags)) {
+            return directReadInto(in, offset, dst, off, len);
+        }
+        return files.read(in, offset, dst.iov(off, len));
+    }
+
+    /** write(2) from a mapping's bytes [off, off + len); the mapping may be of this very file. */
+    public int write(long fh, long offset, MappedRegion src, int off, int len) {
+        Handle h = handle(fh);
+        Inode in = regular(h.inode, "write");
+        checkWrite(h, offset, len);
+        if (OpenFlags.isDirect(h.flags)) {
+            byte[] tmp = new byte[len];
+            src.load(off, tmp, 0, len);
+            return dio.write(in, offset, ByteBuffer.wrap(tmp), ops.directWrite);
+        }
+        return (int) files.write(in, offset, src.iov(off, len));
+    }
+
+    /**
+     * A direct read into a mapping (Jan Kara's 2018 case): the destination pages are pinned for write
+     * (page_mkwrite dirties them), the I/O fills them, and completion dirties them again without any
+     * page_mkwrite (bio_set_pages_dirty / set_page_dirty_lock) before unpinning.
+     */
+    private int directReadInto(Inode in, long offset, MappedRegion dst, int off, int len) {
+        MappedRegion.Pinned pins = dst.pinForWrite(off, len);
+        try {
+            ctx.hooks.fire(HookPoint.DIO_PAGES_PINNED, dst.inode(), dst.fileOffset(off));
+            byte[] tmp = new byte[len];
+            int n = dio.read(in, offset, ByteBuffer.wrap(tmp), ops.read);
+            int done = 0;
+            for (Folio f : pins.folios()) {
+                long from = Math.max(f.pos(), dst.fileOffset(off));
+                long to = Math.min(f.pos() + Folio.SIZE, dst.fileOffset(off) + n);
+                if (from < to) {
+                    System.arraycopy(tmp, (int) (from - dst.fileOffset(off)), f.data(), (int) (from - f.pos()), (int) (to - from));
+                    done += (int) (to - from);
+                }
+                f.lock();
+                try {
+                    if (!f.isRemoved()) {
+                        f.setRangeDirty(0, Folio.SIZE, dst.inode().blockSize);
+                        f.mapping.dirtyFolio(f);
+                    }
+                } finally {
+                    f.unlock();
+                }
+            }
+            ctx.trace.emit(Trace.Event.DIO, dst.inode().ino, dst.fileOffset(off), done, "read into a pinned mapping");
+            return n;
+        } finally {
+            pins.unpin();
+        }
+    }
+
     @Override
     public void flush(long fh) { handle(fh); }
 
@@ -430,6 +505,7 @@ public final class IomapFs implements Vfs, Controls {
         }
         closed = true;
         writeback.close();
+        ctx.inject.close();
         ctx.commit(true);
         store.close();
         dev.close();
@@ -441,10 +517,13 @@ public final class IomapFs implements Vfs, Controls {
 
     static {
         List<String> k = new java.util.ArrayList<>(List.of("mode"));
-        for (org.iomapfs.core.bugs.Bug b : org.iomapfs.core.bugs.Bug.values()) {
+        for (Bug b : Bug.values()) {
             k.add("bugs/" + b.id);
         }
-        k.addAll(List.of("metrics", "drop_caches", "sync", "cache_bytes"));
+        for (Injector.Knob knob : Injector.Knob.values()) {
+            k.add("inject/" + knob.id);
+        }
+        k.addAll(List.of("metrics", "trace", "drop_caches", "sync", "cache_bytes"));
         KEYS = List.copyOf(k);
     }
 
@@ -459,29 +538,47 @@ public final class IomapFs implements Vfs, Controls {
         };
     }
 
+    private static Bug bug(String key) {
+        Bug b = Bug.byId(key.substring("bugs/".length()));
+        if (b == null) {
+            throw new FsException(Errno.ENOENT, "unknown bug switch " + key + "; known: " + KEYS.stream()
+                    .filter(x -> x.startsWith("bugs/")).map(x -> x.substring(5)).toList());
+        }
+        return b;
+    }
+
+    private static Injector.Knob knob(String key) {
+        Injector.Knob k = Injector.Knob.byId(key.substring("inject/".length()));
+        if (k == null) {
+            throw new FsException(Errno.ENOENT, "unknown injection knob " + key + "; known: " + KEYS.stream()
+                    .filter(x -> x.startsWith("inject/")).map(x -> x.substring(7)).toList());
+        }
+        return k;
+    }
+
     @Override
     public boolean writable(String key) { return !key.equals("metrics"); }
 
     @Override
     public String read(String key) {
         if (key.startsWith("bugs/")) {
-            org.iomapfs.core.bugs.Bug b = org.iomapfs.core.bugs.Bug.byId(key.substring(5));
-            if (b == null) {
-                throw new FsException(Errno.ENOENT, "unknown control " + key);
-            }
-            return (ctx.bugs.buggy(b) ? "buggy" : "fixed") + "\n";
+            return (ctx.bugs.buggy(bug(key)) ? "buggy" : "fixed") + "\n";
+        }
+        if (key.startsWith("inject/")) {
+            return ctx.inject.read(knob(key)) + "\n";
         }
         return switch (key) {
             case "mode" -> {
                 boolean anyBuggy = false;
                 boolean allBuggy = true;
-                for (org.iomapfs.core.bugs.Bug b : org.iomapfs.core.bugs.Bug.values()) {
+                for (Bug b : Bug.values()) {
                     anyBuggy |= ctx.bugs.buggy(b);
                     allBuggy &= ctx.bugs.buggy(b);
                 }
                 yield (allBuggy ? "buggy" : anyBuggy ? "mixed" : "fixed") + "\n";
             }
             case "metrics" -> metricsText();
+            case "trace" -> ctx.trace.dump();
             case "drop_caches", "sync" -> "0\n";
             case "cache_bytes" -> ctx.cache.budgetBytes() + "\n";
             default -> throw new FsException(Errno.ENOENT, "unknown control " + key);
@@ -492,53 +589,52 @@ public final class IomapFs implements Vfs, Controls {
     public void write(String key, String value) {
         String v = value.trim();
         if (key.startsWith("bugs/")) {
-            org.iomapfs.core.bugs.Bug b = org.iomapfs.core.bugs.Bug.byId(key.substring(5));
-            if (b == null) {
-                throw new FsException(Errno.ENOENT, "unknown control " + key);
-            }
-            ctx.bugs.set(b, parseMode(key, v));
+            ctx.bugs.set(bug(key), parseMode(key, v));
+            return;
+        }
+        if (key.startsWith("inject/")) {
+            ctx.inject.write(knob(key), v);
             return;
         }
         switch (key) {
             case "mode" -> ctx.bugs.setAll(parseMode(key, v));
             case "drop_caches" -> {
-                if (!v.equals("1")) {
-                    throw new FsException(Errno.EINVAL, "drop_caches takes 1, not '" + v + "'");
-                }
+                requireOne(key, v);
                 dropCaches();
             }
             case "sync" -> {
-                if (!v.equals("1")) {
-                    throw new FsException(Errno.EINVAL, "sync takes 1, not '" + v + "'");
-                }
+                requireOne(key, v);
                 sync();
             }
-            case "cache_bytes" -> {
-                long b;
-                try {
-                    b = Long.parseLong(v);
-                } catch (NumberFormatException e) {
-                    throw new FsException(Errno.EINVAL, "cache_bytes takes a byte count >= 4096, not '" + v + "'");
+            case "trace" -> {
+                if (!v.equals("clear")) {
+                    throw new FsException(Errno.EINVAL, "trace takes clear, not '" + v + "'");
                 }
-                if (b < 4096) {
-                    throw new FsException(Errno.EINVAL, "cache_bytes takes a byte count >= 4096, not '" + v + "'");
-                }
-                ctx.cache.setBudgetBytes(b);
+                ctx.trace.clear();
             }
+            case "cache_bytes" -> ctx.inject.write(Injector.Knob.CACHE_BYTES, v);
             case "metrics" -> throw new FsException(Errno.EACCES, "metrics is read-only");
             default -> throw new FsException(Errno.ENOENT, "unknown control " + key);
         }
     }
 
+    private static void requireOne(String key, String v) {
+        if (!v.equals("1")) {
+            throw new FsException(Errno.EINVAL, key + " takes 1, not '" + v + "'");
+        }
+    }
+
+    /** Prometheus text exposition of every meter (the registry is a Prometheus one unless a test chose otherwise). */
     private String metricsText() {
+        if (ctx.metrics.registry instanceof PrometheusMeterRegistry p) {
+            return p.scrape();
+        }
         StringBuilder sb = new StringBuilder();
-        ctx.metrics.registry.getMeters().stream()
-                .sorted(java.util.Comparator.comparing(m -> m.getId().getName()))
-                .forEach(m -> m.measure().forEach(ms -> sb.append(m.getId().getName().replace('.', '_'))
-                        .append(ms.getStatistic() == io.micrometer.core.instrument.Statistic.VALUE
-                                || ms.getStatistic() == io.micrometer.core.instrument.Statistic.COUNT ? ""
-                                : "_" + ms.getStatistic().name().toLowerCase())
-                        .append(' ').append((long) ms.getValue()).append('\n')));
+        ctx.metrics.registry.getMeters().forEach(m -> m.measure().forEach(ms -> sb
+                .append(m.getId().getName().replace('.', '_')).append('_').append(ms.getStatistic().name().toLowerCase())
+                .append(m.getId().getTags().stream().map(t -> t.getKey() + "=\"" + t.getValue() + "\"")
+                        .collect(java.util.stream.Collectors.joining(",", "{", "}")))
+                .append(' ').append(ms.getValue()).append('\n')));
         return sb.toString();
     }
 }

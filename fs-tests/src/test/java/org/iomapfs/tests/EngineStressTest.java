@@ -54,9 +54,21 @@ class EngineStressTest {
 
     @Test
     void concurrentMixedOperationsMatchTheShadowModel() throws Exception {
+        run(Long.getLong("stress.ops", 200_000), false);
+    }
+
+    /**
+     * The same with every switch fixed and the injections on over the first 32 KiB of each file: a delay after
+     * ->iomap_begin and in writeback, short copy-ins (retried by the write loop), and reclaim every 2 ms.
+     */
+    @Test
+    void withInjectionsMatchesTheShadowModel() throws Exception {
+        run(Long.getLong("stress.injected.ops", 40_000), true);
+    }
+
+    private void run(long totalOps, boolean inject) throws Exception {
         long seed = Long.getLong("stress.seed", System.nanoTime());
         int threads = Integer.getInteger("stress.threads", 4);
-        long totalOps = Long.getLong("stress.ops", 200_000);
         int blockSize = Integer.getInteger("stress.bs", 1024);
         System.out.println("EngineStressTest seed=" + seed + " threads=" + threads + " ops=" + totalOps + " bs=" + blockSize
                 + " (replay: -Dstress.seed=" + seed + ")");
@@ -65,6 +77,15 @@ class EngineStressTest {
         EngineConfig cfg = EngineConfig.defaults().withCacheBytes(64 * 4096).withWritebackIntervalMs(5)
                 .withDirtyThresholdFolios(16);
         IomapFs fs = IomapFs.open(img, cfg);
+        if (inject) {
+            fs.write("inject/seed", Long.toString(seed));
+            fs.write("inject/target_range", "0-32768");
+            fs.write("inject/write_delay_ms", "1");
+            fs.write("inject/wb_delay_ms", "1");
+            fs.write("inject/copyin_fail", "0.3");
+            fs.write("inject/reclaim_every_ms", "2");
+            System.out.println("EngineStressTest injections: " + fs.read("inject/copyin_fail").strip() + " short copy-ins, 1 ms delays, reclaim every 2 ms over 0-32768");
+        }
         FileState[] files = new FileState[3];
         for (int i = 0; i < files.length; i++) {
             files[i] = new FileState();
@@ -109,6 +130,7 @@ class EngineStressTest {
         for (FileState f : files) {
             verifyWhole(fs, f, "final after cache drop", mismatches);
         }
+        assertEquals("fixed\n", fs.read("mode"));
         var m = cfg.registry();
         System.out.printf("EngineStressTest: %d ops, %d fsync checks, %d mismatches, evictions=%.0f stale=%.0f remaps=%.0f%n",
                 done.get(), fsyncChecks.get(), mismatches.size(), m.counter("iomapfs.pagecache.evictions").count(),

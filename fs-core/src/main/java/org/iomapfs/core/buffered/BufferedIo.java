@@ -12,6 +12,9 @@ import org.iomapfs.core.iomap.IomapOps;
 import org.iomapfs.core.iomap.IomapType;
 import org.iomapfs.core.pagecache.AddressSpace;
 import org.iomapfs.core.pagecache.Folio;
+import org.iomapfs.core.pagecache.PageFaultDeadlock;
+import org.iomapfs.core.trace.Trace;
+import org.iomapfs.core.uio.IovIter;
 
 import java.nio.ByteBuffer;
 import java.util.Arrays;
@@ -25,6 +28,8 @@ import java.util.Arrays;
 public final class BufferedIo {
     /** Copy-in attempts without progress before a write gives EFAULT. */
     private static final int MAX_FAULT_RETRIES = 1000;
+    /** How much of the source one fault-in pass brings in (the kernel bounds it by the dirty throttle). */
+    private static final int FAULT_IN_WINDOW = 256 << 10;
 
     private final FsContext ctx;
 
@@ -40,8 +45,16 @@ public final class BufferedIo {
      * reading folios in (with readahead) as needed. Caller holds i_rwsem shared. Returns the bytes read.
      */
     public int read(Inode inode, long pos, ByteBuffer dst, IomapOps readOps) {
+        int n = read(inode, pos, IovIter.of(dst), readOps);
+        dst.position(dst.position() + n);
+        return n;
+    }
+
+    /** filemap_read into a caller's buffer, which may be a mapping (its pages fault in as they are stored to). */
+    public int read(Inode inode, long pos, IovIter dst, IomapOps readOps) {
         int total = 0;
-        while (dst.hasRemaining()) {
+        int count = dst.count();
+        while (total < count) {
             long size = inode.size();
             if (pos >= size) {
                 break;
@@ -51,11 +64,11 @@ public final class BufferedIo {
             // i_size must be checked after the folio is uptodate (filemap_read).
             size = inode.size();
             int off = (int) (pos - f.pos());
-            int n = (int) Math.min(Math.min(Folio.SIZE - off, dst.remaining()), size - pos);
+            int n = (int) Math.min(Math.min(Folio.SIZE - off, count - total), size - pos);
             if (n <= 0) {
                 break;
             }
-            dst.put(f.data(), off, n);
+            dst.copyToUser(total, f.data(), off, n);
             pos += n;
             total += n;
         }
@@ -149,20 +162,33 @@ public final class BufferedIo {
     // ---------------------------------------------------------------------------------------------
     // write
 
-    /**
-     * A buffered write(2) body (xfs_file_buffered_write without the locking): iomap_file_buffered_write,
-     * repeated after a short copy as a caller does after fault_in_iov_iter_readable (the gfs2 loop,
-     * 00bfe02f4796), so the caller sees the whole write unless an error stops it. Caller holds i_rwsem
-     * exclusive. Returns the bytes written.
-     */
+    /** A buffered write(2) from a heap buffer; advances its position by the bytes written. */
     public long write(Inode inode, long pos, ByteBuffer src, IomapOps ops) {
-        long len = src.remaining();
+        long n = write(inode, pos, IovIter.of(src), ops);
+        src.position(src.position() + (int) n);
+        return n;
+    }
+
+    /**
+     * A buffered write(2) body (xfs_file_buffered_write without the locking): iomap_file_buffered_write with
+     * page faults disabled, repeated after a short copy once the rest of the buffer is faulted in, outside any
+     * folio lock (the gfs2 loop of 00bfe02f4796, which is also iomap's own fault_in_iov_iter_readable +
+     * copy_page_from_iter_atomic discipline). The caller sees the whole write unless an error stops it.
+     * Caller holds i_rwsem exclusive. Returns the bytes written.
+     */
+    public long write(Inode inode, long pos, IovIter src, IomapOps ops) {
+        long len = src.count();
         long done = 0;
         int stalls = 0;
         while (done < len) {
+            // 00bfe02f4796 "gfs2: Fix mmap + page fault deadlocks for buffered I/O": copy with page faults
+            // disabled (pagefault_disable), so a source page mapped from this very file comes back as a short
+            // copy instead of a fault that needs the folio lock this write holds. Bug fault-in-deadlock: before
+            // the fix the copy faulted in place.
+            boolean nofault = !ctx.bugs.buggy(Bug.FAULT_IN_DEADLOCK);
             long n;
             try {
-                n = fileBufferedWrite(inode, pos + done, src, (int) done, len - done, ops);
+                n = fileBufferedWrite(inode, pos + done, src, (int) done, len - done, ops, nofault);
             } catch (FsException e) {
                 if (done > 0) {
                     break;
@@ -170,6 +196,12 @@ public final class BufferedIo {
                 throw e;
             }
             done += n;
+            if (done < len && src.faultInReadable((int) done, (int) Math.min(len - done, FAULT_IN_WINDOW)) > 0) {
+                if (done > 0) {
+                    break;
+                }
+                throw new FsException(Errno.EFAULT, "the source buffer cannot be faulted in at offset " + done);
+            }
             if (n == 0 && ++stalls > MAX_FAULT_RETRIES) {
                 if (done > 0) {
                     break;
@@ -177,7 +209,6 @@ public final class BufferedIo {
                 throw new FsException(Errno.EFAULT, "copy from the user buffer keeps failing at offset " + (pos + done));
             }
         }
-        src.position(src.position() + (int) done);
         if (done > 0) {
             inode.touchMtime();
         }
@@ -185,14 +216,13 @@ public final class BufferedIo {
     }
 
     /** iomap_file_buffered_write: one pass of the iomap iterator over [pos, pos + len). */
-    long fileBufferedWrite(Inode inode, long pos, ByteBuffer src, int srcOff, long len, IomapOps ops) {
+    long fileBufferedWrite(Inode inode, long pos, IovIter src, int srcOff, long len, IomapOps ops, boolean nofault) {
         IomapIter iter = new IomapIter(inode, pos, len, IomapOps.WRITE, ops, ctx.metrics);
-        int base = src.position() + srcOff;
-        return iter.run(it -> writeIter(it, src, base + (int) (it.pos - pos)));
+        return iter.run(it -> writeIter(it, src, srcOff + (int) (it.pos - pos), nofault));
     }
 
     /** iomap_write_iter: copies into one folio at a time under one mapping. */
-    long writeIter(IomapIter iter, ByteBuffer src, int srcPos) {
+    long writeIter(IomapIter iter, IovIter src, int srcPos, boolean nofault) {
         long length = iter.length();
         long pos = iter.pos;
         long written = 0;
@@ -212,7 +242,13 @@ public final class BufferedIo {
             if (folio == null) {
                 break;
             }
-            int copied = copyIn(iter.inode, pos, src, srcPos + (int) written, folio, offset, bytes);
+            int copied;
+            try {
+                copied = copyIn(iter.inode, pos, src, srcPos + (int) written, folio, offset, bytes, nofault);
+            } catch (FsException e) {
+                writeEnd(iter, pos, bytes, 0, folio);
+                throw e;
+            }
             int status = writeEnd(iter, pos, bytes, copied, folio);
             pos += status;
             written += status;
@@ -226,10 +262,16 @@ public final class BufferedIo {
         return written;
     }
 
-    private int copyIn(Inode inode, long pos, ByteBuffer src, int srcPos, Folio folio, int off, int bytes) {
+    /** The copy into a locked folio; injected faults (copyin_fail) make it come up short. */
+    private int copyIn(Inode inode, long pos, IovIter src, int srcPos, Folio folio, int off, int bytes, boolean nofault) {
         int n = Math.max(0, Math.min(bytes, ctx.hooks.copyInAllowed(inode, pos, bytes)));
-        src.get(srcPos, folio.data(), off, n);
-        return n;
+        try {
+            return src.copyFromUser(srcPos, folio.data(), off, n, nofault);
+        } catch (PageFaultDeadlock e) {
+            ctx.bugs.fired(Bug.FAULT_IN_DEADLOCK);
+            ctx.trace.emit(Trace.Event.BUG, inode.ino, pos, bytes, "fault-in-deadlock: " + e.getMessage());
+            throw new FsException(Errno.EDEADLK, "write copying from a mapping of the file faulted on a folio it holds locked: " + e.getMessage());
+        }
     }
 
     /**
@@ -446,10 +488,12 @@ public final class BufferedIo {
     // page faults
 
     /**
-     * A write fault on a shared mapping followed by the store, as a FUSE writepage or an in-process
-     * mapping delivers it: filemap_fault brings the folio uptodate, iomap_page_mkwrite dirties it through
-     * {@code ops}, then {@code src} is stored into it while it is locked. Bytes past EOF are not stored
-     * (the kernel does not write them back). Caller holds invalidate_lock shared. Returns the bytes stored.
+     * A FUSE writepage: the kernel wrote back a page that a process dirtied through a shared mapping, and the
+     * daemon replays it as a write fault whose payload it copies into the folio inside page_mkwrite (the
+     * copy may come up short under copyin_fail, which ends the fault's iteration there). The rest of the
+     * payload is then stored into the still-locked folio, as a CPU store follows a fault. Bytes past EOF are
+     * not stored (the kernel does not write them back). Caller holds invalidate_lock shared. Returns the bytes
+     * consumed.
      */
     public int pageMkwriteStore(Inode inode, long pos, ByteBuffer src, IomapOps ops, IomapOps readOps) {
         int total = 0;
@@ -457,14 +501,31 @@ public final class BufferedIo {
             long idx = pos / Folio.SIZE;
             int off = (int) (pos - idx * Folio.SIZE);
             int want = Math.min(Folio.SIZE - off, src.remaining());
-            Folio folio = pageMkwrite(inode, idx, ops, readOps);
+            int n = (int) Math.max(0, Math.min(want, inode.size() - pos));
+            byte[] payload = new byte[n];
+            src.get(src.position(), payload, 0, n);
+            int[] stored = {0};
+            long at = pos;
+            Folio folio = pageMkwrite(inode, idx, ops, readOps, (it, f) -> {
+                // the part of the payload inside this iteration's mapping
+                long from = Math.max(it.pos, at);
+                long to = Math.min(it.pos + it.length(), at + n);
+                if (from >= to) {
+                    return it.length();
+                }
+                int len = (int) (to - from);
+                int got = Math.max(0, Math.min(len, ctx.hooks.copyInAllowed(inode, from, len)));
+                System.arraycopy(payload, (int) (from - at), f.data(), (int) (from - f.pos()), got);
+                stored[0] = (int) Math.max(stored[0], from - at + got);
+                return got < len ? from + got - it.pos : it.length();
+            });
             if (folio == null) {
                 break;
             }
             try {
                 ctx.hooks.fire(HookPoint.MKWRITE_DIRTIED, inode, pos);
-                int n = (int) Math.max(0, Math.min(want, inode.size() - pos));
-                src.get(src.position(), folio.data(), off, n);
+                // whatever the fault's copy did not manage: the store after the fault
+                System.arraycopy(payload, stored[0], folio.data(), off + stored[0], n - stored[0]);
                 src.position(src.position() + want);
                 total += want;
                 pos += want;
@@ -478,11 +539,17 @@ public final class BufferedIo {
         return total;
     }
 
+    /** What a fault does inside its mkwrite iteration besides dirtying: returns the bytes processed. */
+    @FunctionalInterface
+    public interface FaultStore {
+        long apply(IomapIter iter, Folio folio);
+    }
+
     /**
      * filemap_fault + iomap_page_mkwrite: returns the folio at idx locked, uptodate and dirty, with blocks
-     * reserved, or null if it lies beyond EOF (SIGBUS).
+     * reserved, or null if it lies beyond EOF (SIGBUS). {@code store} (may be null) runs in each iteration.
      */
-    public Folio pageMkwrite(Inode inode, long idx, IomapOps ops, IomapOps readOps) {
+    public Folio pageMkwrite(Inode inode, long idx, IomapOps ops, IomapOps readOps, FaultStore store) {
         while (true) {
             if (idx * Folio.SIZE >= inode.size()) {
                 return null;
@@ -493,35 +560,57 @@ public final class BufferedIo {
                 folio.unlock();
                 continue;
             }
-            long len = mkwriteCheckTruncate(folio, inode);
-            if (len < 0) {
-                folio.unlock();
+            if (!mkwriteLocked(inode, folio, ops, store)) {
                 return null;
-            }
-            try {
-                IomapIter iter = new IomapIter(inode, folio.pos(), len, IomapOps.WRITE | IomapOps.FAULT, ops, ctx.metrics);
-                iter.run(it -> folioMkwriteIter(it, folio));
-            } catch (RuntimeException e) {
-                folio.unlock();
-                throw e;
             }
             return folio;
         }
     }
 
+    /**
+     * iomap_page_mkwrite on a folio the caller locked: a write fault on a page that is already mapped
+     * read-only (do_wp_page -> do_page_mkwrite) comes here directly, without bringing the folio uptodate
+     * first. Returns false, with the folio unlocked, if it lies beyond EOF.
+     */
+    public boolean mkwriteLocked(Inode inode, Folio folio, IomapOps ops, FaultStore store) {
+        long len = mkwriteCheckTruncate(folio, inode);
+        if (len < 0) {
+            folio.unlock();
+            return false;
+        }
+        try {
+            ctx.trace.emit(Trace.Event.MKWRITE, inode.ino, folio.pos(), len, folio.isUptodate() ? "" : "!uptodate");
+            IomapIter iter = new IomapIter(inode, folio.pos(), len, IomapOps.WRITE | IomapOps.FAULT, ops, ctx.metrics);
+            iter.run(it -> {
+                long done = folioMkwriteIter(it, folio);
+                return store == null ? done : store.apply(it, folio);
+            });
+        } catch (RuntimeException e) {
+            folio.unlock();
+            throw e;
+        }
+        return true;
+    }
+
     /** folio_mkwrite_check_truncate: bytes of the folio inside EOF, or -1. */
     private static long mkwriteCheckTruncate(Folio folio, Inode inode) {
         long size = inode.size();
-        if (folio.pos() >= size) {
+        if (folio.pos() >= size || folio.isRemoved()) {
             return -1;
         }
         return Math.min(Folio.SIZE, size - folio.pos());
     }
 
-    /** iomap_folio_mkwrite_iter: the folio was made uptodate by the fault; dirty it (iomap_dirty_folio). */
+    /**
+     * iomap_folio_mkwrite_iter: the fault made the folio uptodate; dirty it (iomap_dirty_folio). A folio that
+     * is not uptodate gets the kernel's WARN_ON_ONCE and is dirtied anyway (Wilcox's 2020 patch to return
+     * -EIO here never landed; e9c3a8e820ed removed the cause instead).
+     */
     private long folioMkwriteIter(IomapIter iter, Folio folio) {
         if (!folio.isUptodate()) {
-            throw new FsException(Errno.EIO, "WARN: page_mkwrite on a folio that is not uptodate: " + folio);
+            ctx.metrics.warn("mkwrite_not_uptodate");
+            ctx.bugs.fired(Bug.MKWRITE_NOT_UPTODATE);
+            ctx.trace.emit(Trace.Event.BUG, iter.inode.ino, folio.pos(), Folio.SIZE, "WARN page_mkwrite on a !uptodate folio");
         }
         folio.attachState(iter.inode.blockSize);
         folio.setRangeDirty(0, Folio.SIZE, iter.inode.blockSize);

@@ -21,8 +21,10 @@ public enum HookPoint {
     IOEND_CONVERTED,
     /** I/O completion: writeback has ended on every folio of an ioend. */
     IOEND_DONE,
-    /** Reclaim: a folio was evicted. */
+    /** Reclaim: a folio was evicted (fires with the folio's inode, if it is still in core). */
     RECLAIM_EVICTED,
     /** Direct I/O: the page cache range was flushed and invalidated, before the mapping is made. */
-    DIO_INVALIDATED
+    DIO_INVALIDATED,
+    /** Direct read into a mapping: the destination pages are pinned, before the I/O fills and redirties them. */
+    DIO_PAGES_PINNED
 }

@@ -5,9 +5,11 @@ import org.iomapfs.core.block.BlockDev;
 import org.iomapfs.core.bugs.BugSwitches;
 import org.iomapfs.core.extent.Allocator;
 import org.iomapfs.core.hooks.Hooks;
+import org.iomapfs.core.inject.Injector;
 import org.iomapfs.core.metrics.EngineMetrics;
 import org.iomapfs.core.pagecache.PageCache;
 import org.iomapfs.core.store.MetaStore;
+import org.iomapfs.core.trace.Trace;
 
 import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.FsException;
@@ -31,6 +33,8 @@ public final class FsContext {
     public final EngineConfig config;
     public final Hooks hooks = new Hooks();
     public final BugSwitches bugs;
+    public final Injector inject;
+    public final Trace trace = new Trace(8192);
     public final int blockSize;
     private final LongFunction<Inode> inodeLookup;
     private final Supplier<Collection<Inode>> allInodes;
@@ -45,6 +49,14 @@ public final class FsContext {
         this.config = config;
         this.blockSize = store.superblock().blockSize();
         this.bugs = new BugSwitches(metrics.registry);
+        this.inject = new Injector(hooks, cache);
+        cache.attach(bugs, f -> {
+            trace.emit(Trace.Event.RECLAIM, f.mapping.ino, f.pos(), org.iomapfs.core.pagecache.Folio.SIZE, "");
+            Inode in = inode(f.mapping.ino);
+            if (in != null) {
+                hooks.fire(org.iomapfs.core.hooks.HookPoint.RECLAIM_EVICTED, in, f.pos());
+            }
+        });
         this.inodeLookup = inodeLookup;
         this.allInodes = allInodes;
     }

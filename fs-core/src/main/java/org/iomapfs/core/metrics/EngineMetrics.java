@@ -26,6 +26,11 @@ public final class EngineMetrics {
     public final Timer writebackLatency;
     public final Timer completionLatency;
 
+    /** WARN_ON_ONCE-style events by site: the kernel would have printed a warning here. */
+    public void warn(String site) {
+        Counter.builder("iomapfs.warn").tag("site", site).description("kernel-style WARN conditions met").register(registry).increment();
+    }
+
     public EngineMetrics(MeterRegistry registry) {
         this.registry = registry;
         cacheHits = Counter.builder("iomapfs.pagecache.hits").description("folio lookups that found the folio").register(registry);

@@ -112,9 +112,11 @@ public final class AddressSpace {
      * folio_clear_dirty_for_io: clears the dirty flag and returns whether it was set. The dirty tag stays
      * until writeback starts ({@link #startWriteback}) or the folio is found clean, as in the kernel where
      * __folio_start_writeback clears PAGECACHE_TAG_DIRTY: an fsync racing with the flusher then still finds
-     * the folio, waits for its lock and sees it under writeback. Caller holds the folio lock.
+     * the folio, waits for its lock and sees it under writeback. User mappings are write-protected first
+     * (folio_mkclean), so the next store faults through page_mkwrite. Caller holds the folio lock.
      */
     public boolean clearDirtyForIo(Folio f) {
+        f.mkclean();
         boolean was = f.testClearDirty();
         if (was) {
             cache.metrics().dirtyFolios.decrementAndGet();
@@ -205,6 +207,20 @@ public final class AddressSpace {
             }
         }
         maybeClean();
+    }
+
+    /**
+     * truncate_pagecache_range as the pre-6.2 failed-write cleanup ran it: like {@link #truncateRange}, dirty
+     * folios included, but a folio the calling thread holds locked is left alone (waiting for it would never
+     * end). The caller does not hold invalidate_lock exclusive: that was the bug.
+     */
+    public void truncateRangeExceptHeld(long start, long end) {
+        for (Folio f : folios(start / Folio.SIZE, end / Folio.SIZE)) {
+            if (f.lockedByCurrentThread()) {
+                continue;
+            }
+            truncateRange(Math.max(start, f.pos()), Math.min(end, f.pos() + Folio.SIZE - 1));
+        }
     }
 
     /**

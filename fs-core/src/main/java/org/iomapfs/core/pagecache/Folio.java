@@ -18,6 +18,9 @@ public final class Folio {
 
     public final AddressSpace mapping;
     public final long index;
+    private volatile Thread owner;
+    private int wpGen;
+    private boolean releasedUnderPin;
     final byte[] data = new byte[SIZE];
 
     private final Semaphore lock = new Semaphore(1);
@@ -44,21 +47,44 @@ public final class Folio {
 
     // --- lock -------------------------------------------------------------------------------------
 
-    public void lock() { lock.acquireUninterruptibly(); }
+    public void lock() {
+        lock.acquireUninterruptibly();
+        owner = Thread.currentThread();
+    }
 
-    public boolean tryLock() { return lock.tryAcquire(); }
+    public boolean tryLock() {
+        if (lock.tryAcquire()) {
+            owner = Thread.currentThread();
+            return true;
+        }
+        return false;
+    }
 
     /** A bounded wait for the lock, so that a self-deadlock can be detected instead of hanging. */
     public boolean lock(long timeoutMs) throws InterruptedException {
-        return lock.tryAcquire(timeoutMs, TimeUnit.MILLISECONDS);
+        if (lock.tryAcquire(timeoutMs, TimeUnit.MILLISECONDS)) {
+            owner = Thread.currentThread();
+            return true;
+        }
+        return false;
     }
 
     public void unlock() {
         if (lock.availablePermits() != 0) {
             throw new IllegalStateException("unlock of an unlocked folio " + this);
         }
+        owner = null;
         lock.release();
     }
+
+    /** Whether the calling thread holds the lock: waiting for it again could never end. */
+    public boolean lockedByCurrentThread() { return owner == Thread.currentThread(); }
+
+    /** Write-protection generation: folio_mkclean bumps it, so mappings must fault before storing again. */
+    public synchronized int wpGen() { return wpGen; }
+
+    /** folio_mkclean: write-protects every user mapping of the folio. */
+    public synchronized void mkclean() { wpGen++; }
 
     public boolean isLocked() { return lock.availablePermits() == 0; }
 
@@ -141,6 +167,11 @@ public final class Folio {
 
     /** Releases per-block state (iomap_release_folio / ifs_free). */
     public synchronized void detachState() { ifs = null; }
+
+    /** Reclaim freed this folio's state while a direct I/O pinned it (only the gup-dirty-without-state bug does). */
+    public synchronized void markStateReleasedUnderPin() { releasedUnderPin = true; }
+
+    public synchronized boolean stateReleasedUnderPin() { return releasedUnderPin && ifs == null; }
 
     /** iomap_set_range_uptodate: marks the blocks of [off, off+len) uptodate, and the folio once all are. */
     public synchronized void setRangeUptodate(int off, int len, int blockSize) {

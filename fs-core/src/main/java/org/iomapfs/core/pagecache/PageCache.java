@@ -1,10 +1,14 @@
 package org.iomapfs.core.pagecache;
 
+import org.iomapfs.core.bugs.Bug;
+import org.iomapfs.core.bugs.BugSwitches;
+
 import org.iomapfs.core.metrics.EngineMetrics;
 
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 
 /**
@@ -23,6 +27,15 @@ public final class PageCache {
     private volatile Runnable wakeFlusher = () -> { };
     private volatile long dirtyThreshold = Long.MAX_VALUE;
     private volatile Predicate<Folio> evictionVeto = f -> false;
+
+    private volatile BugSwitches bugs;
+    private volatile Consumer<Folio> onEvict = f -> { };
+
+    /** The bug switches of the engine this cache serves, and who hears of each eviction (hooks, trace). */
+    public void attach(BugSwitches bugs, Consumer<Folio> onEvict) {
+        this.bugs = bugs;
+        this.onEvict = onEvict;
+    }
 
     public PageCache(EngineMetrics metrics, long budgetBytes) {
         this.metrics = metrics;
@@ -139,12 +152,24 @@ public final class PageCache {
             if (f.isDirty()) {
                 return Outcome.DIRTY;
             }
-            if (f.isWriteback() || f.isMapped() || f.maybeDmaPinned() || evictionVeto.test(f)) {
+            if (f.isWriteback() || f.isMapped() || evictionVeto.test(f)) {
+                return Outcome.KEPT;
+            }
+            if (f.maybeDmaPinned()) {
+                // A folio that a direct I/O may still be writing into is not reclaimed (folio_maybe_dma_pinned,
+                // FOLL_PIN tracking since 3faa52c03f44). Bug gup-dirty-without-state: before pin tracking,
+                // shrink_page_list released the private state (try_to_release_page) and only then failed to
+                // remove the page because of the extra reference.
+                if (bugs != null && bugs.buggy(Bug.GUP_DIRTY_WITHOUT_STATE) && f.hasState()) {
+                    f.detachState();
+                    f.markStateReleasedUnderPin();
+                }
                 return Outcome.KEPT;
             }
             f.detachState();
             f.mapping.delete(f);
             metrics.cacheEvictions.increment();
+            onEvict.accept(f);
             return Outcome.EVICTED;
         } finally {
             f.unlock();

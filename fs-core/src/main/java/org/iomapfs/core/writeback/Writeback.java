@@ -5,7 +5,9 @@ import org.iomapfs.core.api.FsException;
 import org.iomapfs.core.extent.Extent;
 import org.iomapfs.core.extent.ExtentMap;
 import org.iomapfs.core.extent.ExtentType;
+import org.iomapfs.core.bugs.Bug;
 import org.iomapfs.core.hooks.HookPoint;
+import org.iomapfs.core.trace.Trace;
 import org.iomapfs.core.inode.FsContext;
 import org.iomapfs.core.inode.Inode;
 import org.iomapfs.core.pagecache.AddressSpace;
@@ -187,10 +189,21 @@ public final class Writeback implements AutoCloseable {
         }
         int nblocks = Folio.SIZE / bs;
         if (!folio.hasState() && nblocks > 1) {
-            // "iomap: Permit pages without an iop to enter writeback": a folio dirtied without per-block
-            // state (e.g. by a pinned-page DIO completion) gets it now, every block dirty.
-            folio.attachState(bs);
-            folio.setRangeDirty(0, (int) (endPos - pos), bs);
+            // "iomap: Permit pages without an iop to enter writeback" (Wilcox, Gruenbacher): a folio dirtied
+            // without per-block state (a whole-folio write, or a DIO completion redirtying a pinned page) gets
+            // it now, every block dirty. Bug gup-dirty-without-state: before it, iomap_writepage_map did
+            // WARN_ON_ONCE(i_blocksize < PAGE_SIZE && !iop), since every folio was expected to keep its state
+            // while dirty; reclaim had freed it under a pin.
+            if (ctx.bugs.buggy(Bug.GUP_DIRTY_WITHOUT_STATE)) {
+                if (folio.stateReleasedUnderPin()) {
+                    ctx.metrics.warn("writeback_dirty_folio_without_state");
+                    ctx.bugs.fired(Bug.GUP_DIRTY_WITHOUT_STATE);
+                    ctx.trace.emit(Trace.Event.BUG, inode.ino, folio.pos(), Folio.SIZE, "WARN dirty folio without state");
+                }
+            } else {
+                folio.attachState(bs);
+                folio.setRangeDirty(0, (int) (endPos - pos), bs);
+            }
         }
         int count = 0;
         FsException error = null;
@@ -208,6 +221,7 @@ public final class Writeback implements AutoCloseable {
                 break;
             }
             ctx.hooks.fire(HookPoint.WB_MAPPED, inode, pos);
+            ctx.trace.emit(Trace.Event.WB_MAP, inode.ino, pos, bs, wpc.map == null ? "hole" : wpc.map + " seq=" + wpc.dataSeq);
             if (wpc.map == null) {
                 continue;
             }
@@ -215,7 +229,16 @@ public final class Writeback implements AutoCloseable {
             count++;
         }
         if (error != null) {
+            ctx.trace.emit(Trace.Event.WB_ERROR, inode.ino, pos, bs, error.getMessage());
             discardFolio(inode, folio, pos);
+            // e9c3a8e820ed "iomap: don't invalidate folios after writeback errors": the folio stays uptodate
+            // and keeps its state; the error goes to the mapping (fsync returns EIO). Bug mkwrite-not-uptodate:
+            // before it, ->discard_page invalidated the folio's state and the error path cleared uptodate,
+            // leaving it mapped, so the next store's page_mkwrite met a folio that was not uptodate.
+            if (ctx.bugs.buggy(Bug.MKWRITE_NOT_UPTODATE)) {
+                folio.detachState();
+                folio.clearUptodate();
+            }
             if (count == 0) {
                 inode.mapping.clearTagIfClean(folio);
                 folio.unlock();
@@ -330,6 +353,7 @@ public final class Writeback implements AutoCloseable {
             io.error = true;
         }
         ctx.hooks.fire(HookPoint.WB_SUBMITTED, io.inode, io.fileOffset);
+        ctx.trace.emit(Trace.Event.WB_SUBMIT, io.inode.ino, io.fileOffset, io.length, (io.unwritten ? "unwritten" : "written") + (io.error ? " EIO" : ""));
         if (!io.error && ctx.hooks.wbCompleteFails(io.inode, io.fileOffset)) {
             io.error = true;
         }
@@ -399,6 +423,7 @@ public final class Writeback implements AutoCloseable {
 
     /** iomap_finish_ioend: record errors on the mapping and end writeback once a folio has no I/O pending. */
     private void finishIoend(Ioend io) {
+        ctx.trace.emit(Trace.Event.WB_COMPLETE, io.inode.ino, io.fileOffset, io.length, io.error ? "EIO" : "");
         if (io.error) {
             io.inode.mapping.wbErr.set(Errno.EIO.code);
             ctx.metrics.writebackErrors.increment();

@@ -4,12 +4,17 @@ import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.Falloc;
 import org.iomapfs.core.api.FsException;
 import org.iomapfs.core.api.Whence;
+import org.iomapfs.core.bugs.Bug;
 import org.iomapfs.core.buffered.BufferedIo;
 import org.iomapfs.core.extent.Extent;
 import org.iomapfs.core.extent.ExtentMap;
 import org.iomapfs.core.extent.ExtentType;
 import org.iomapfs.core.inode.FsContext;
 import org.iomapfs.core.inode.Inode;
+import org.iomapfs.core.iomap.IomapOps;
+import org.iomapfs.core.pagecache.Folio;
+import org.iomapfs.core.pagecache.PageFaultDeadlock;
+import org.iomapfs.core.uio.IovIter;
 import org.iomapfs.core.writeback.Writeback;
 
 import java.nio.ByteBuffer;
@@ -33,6 +38,12 @@ public final class XfsFileOps {
 
     /** xfs_file_buffered_read: i_rwsem shared. */
     public int read(Inode inode, long pos, ByteBuffer dst) {
+        int n = read(inode, pos, IovIter.of(dst));
+        dst.position(dst.position() + n);
+        return n;
+    }
+
+    public int read(Inode inode, long pos, IovIter dst) {
         inode.iRwsem.readLock().lock();
         try {
             return bio.read(inode, pos, dst, ops.read);
@@ -43,6 +54,12 @@ public final class XfsFileOps {
 
     /** xfs_file_buffered_write: i_rwsem exclusive, zero the gap past EOF (xfs_file_write_checks), write. */
     public long write(Inode inode, long pos, ByteBuffer src) {
+        long n = write(inode, pos, IovIter.of(src));
+        src.position(src.position() + (int) n);
+        return n;
+    }
+
+    public long write(Inode inode, long pos, IovIter src) {
         inode.iRwsem.writeLock().lock();
         try {
             long size = inode.size();
@@ -57,13 +74,70 @@ public final class XfsFileOps {
         }
     }
 
-    /** A store through a shared mapping: __xfs_filemap_fault takes invalidate_lock shared (never i_rwsem). */
+    /** A FUSE writepage, replayed as a write fault: __xfs_filemap_fault takes invalidate_lock shared (never i_rwsem). */
     public int pageWrite(Inode inode, long pos, ByteBuffer src) {
         inode.invalidateLock.readLock().lock();
         try {
-            return bio.pageMkwriteStore(inode, pos, src, ops.pageMkwrite, ops.read);
+            return bio.pageMkwriteStore(inode, pos, src, faultOps(), ops.read);
         } finally {
             inode.invalidateLock.readLock().unlock();
+        }
+    }
+
+    /**
+     * The ops __xfs_filemap_fault hands to iomap_page_mkwrite. 118e021b4b66 "xfs: write page faults in iomap
+     * are not buffered writes" gave faults xfs_page_mkwrite_iomap_ops, with no ->iomap_end. Bug
+     * mkwrite-uses-write-ops: before it they used xfs_buffered_write_iomap_ops, whose ->iomap_end punches the
+     * delalloc a short iteration reserved.
+     */
+    private IomapOps faultOps() {
+        return ctx.bugs.buggy(Bug.MKWRITE_USES_WRITE_OPS) ? ops.bufferedWrite : ops.pageMkwrite;
+    }
+
+    /**
+     * A write fault from an in-process mapping: do_wp_page on a folio still mapped read-only ({@code mapped},
+     * straight to page_mkwrite), or a full fault (filemap_fault, then page_mkwrite). Returns the folio locked
+     * and dirty, or null beyond EOF (SIGBUS).
+     */
+    public Folio writeFault(Inode inode, long idx, Folio mapped) {
+        inode.invalidateLock.readLock().lock();
+        try {
+            if (mapped != null) {
+                mapped.lock();
+                if (!mapped.isRemoved()) {
+                    return bio.mkwriteLocked(inode, mapped, faultOps(), null) ? mapped : null;
+                }
+                mapped.unlock();
+            }
+            return bio.pageMkwrite(inode, idx, faultOps(), ops.read, null);
+        } finally {
+            inode.invalidateLock.readLock().unlock();
+        }
+    }
+
+    /**
+     * A read fault (filemap_fault): the folio uptodate, locked to check it is still in the file, then unlocked.
+     * Throws {@link PageFaultDeadlock} if the faulting thread already holds that lock. Null beyond EOF.
+     */
+    public Folio readFault(Inode inode, long idx) {
+        while (true) {
+            if (idx * Folio.SIZE >= inode.size()) {
+                return null;
+            }
+            Folio f = inode.mapping.find(idx);
+            if (f != null && f.lockedByCurrentThread()) {
+                throw new PageFaultDeadlock("read fault on " + f + ", which this thread holds locked");
+            }
+            f = bio.getUptodateFolio(inode, idx, ops.read);
+            if (f.lockedByCurrentThread()) {
+                throw new PageFaultDeadlock("read fault on " + f + ", which this thread holds locked");
+            }
+            f.lock();
+            boolean gone = f.isRemoved();
+            f.unlock();
+            if (!gone) {
+                return f;
+            }
         }
     }
 

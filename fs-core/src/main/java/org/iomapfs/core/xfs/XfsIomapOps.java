@@ -1,5 +1,6 @@
 package org.iomapfs.core.xfs;
 
+import org.iomapfs.core.bugs.Bug;
 import org.iomapfs.core.buffered.DelallocRelease;
 import org.iomapfs.core.extent.Extent;
 import org.iomapfs.core.extent.ExtentMap;
@@ -9,6 +10,8 @@ import org.iomapfs.core.inode.Inode;
 import org.iomapfs.core.iomap.Iomap;
 import org.iomapfs.core.iomap.IomapOps;
 import org.iomapfs.core.iomap.IomapType;
+import org.iomapfs.core.pagecache.Folio;
+import org.iomapfs.core.trace.Trace;
 
 /**
  * The filesystem side of iomap, after fs/xfs/xfs_iomap.c: the ops tables handed to the iomap core for
@@ -65,6 +68,12 @@ public final class XfsIomapOps {
     }
 
     private Iomap toIomap(Inode inode, Extent e, int flags, long seq) {
+        Iomap m = toIomap0(inode, e, flags, seq);
+        ctx.trace.emit(Trace.Event.IOMAP_BEGIN, inode.ino, m.offset, m.length, m.toString());
+        return m;
+    }
+
+    private Iomap toIomap0(Inode inode, Extent e, int flags, long seq) {
         int bs = inode.blockSize;
         IomapType type = switch (e.type()) {
             case DELALLOC -> IomapType.DELALLOC;
@@ -121,7 +130,50 @@ public final class XfsIomapOps {
         if (startByte >= endByte) {
             return;
         }
-        release.release(inode, startByte, endByte);
+        boolean fault = (flags & IomapOps.FAULT) != 0;
+        // 198dd8aedee6 "xfs: punching delalloc extents on write failure is racy" + f43dc4dc3eff "iomap: buffered
+        // write failure should not truncate the page cache": release only the delalloc no dirty folio sits on,
+        // under invalidate_lock. Bug punch-truncates-pagecache: the code before, which truncated the page cache
+        // over the range and punched it without invalidate_lock. A fault gets here only with the bug
+        // mkwrite-uses-write-ops (118e021b4b66 gave faults no ->iomap_end); it runs the old body too, because
+        // the fixed one takes invalidate_lock exclusive and the folio lock, which the fault already holds.
+        if (ctx.bugs.buggy(Bug.PUNCH_TRUNCATES_PAGECACHE) || fault) {
+            truncateThenPunch(inode, startByte, endByte, fault);
+        } else {
+            release.release(inode, startByte, endByte);
+        }
+    }
+
+    /**
+     * The pre-6.2 xfs_buffered_write_iomap_end body: truncate_pagecache_range over the unused range, then
+     * xfs_bmap_punch_delalloc_range, holding only what the caller holds (i_rwsem for write(), invalidate_lock
+     * shared for a fault). Whatever another writer or a fault put in that range is thrown away. A folio the
+     * calling fault holds locked cannot be truncated (the kernel would wait for it forever) and is skipped;
+     * its delalloc is punched all the same.
+     */
+    private void truncateThenPunch(Inode inode, long startByte, long endByte, boolean fault) {
+        boolean harmed = false;
+        for (Folio f : inode.mapping.folios(startByte / Folio.SIZE, (endByte - 1) / Folio.SIZE)) {
+            harmed |= f.isDirty();
+        }
+        ctx.trace.emit(Trace.Event.TRUNCATE_PAGECACHE, inode.ino, startByte, endByte - startByte, fault ? "from a fault" : "");
+        inode.mapping.truncateRangeExceptHeld(startByte, endByte - 1);
+        ExtentMap fork = inode.dataFork;
+        long punched;
+        fork.ilock.writeLock().lock();
+        try {
+            punched = ctx.store.update(() -> fork.punchDelalloc(inode.block(startByte), inode.blockUp(endByte)));
+            ctx.metrics.delallocPunchedBytes.increment((double) punched * inode.blockSize);
+        } finally {
+            fork.ilock.writeLock().unlock();
+        }
+        ctx.trace.emit(Trace.Event.PUNCH, inode.ino, startByte, endByte - startByte, "blocks=" + punched + (harmed ? " under dirty folio" : ""));
+        if (fault && punched > 0) {
+            ctx.bugs.fired(Bug.MKWRITE_USES_WRITE_OPS);
+        }
+        if (!fault && harmed) {
+            ctx.bugs.fired(Bug.PUNCH_TRUNCATES_PAGECACHE);
+        }
     }
 
     private static long ceil(long v, long a) { return (v + a - 1) / a * a; }
@@ -172,6 +224,7 @@ public final class XfsIomapOps {
         try {
             long n = ctx.store.update(() -> fork.punchDelalloc(inode.block(startByte), inode.blockUp(endByte)));
             ctx.metrics.delallocPunchedBytes.increment((double) n * inode.blockSize);
+            ctx.trace.emit(Trace.Event.PUNCH, inode.ino, startByte, endByte - startByte, "blocks=" + n);
         } finally {
             fork.ilock.writeLock().unlock();
         }

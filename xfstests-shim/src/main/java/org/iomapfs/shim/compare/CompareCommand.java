@@ -1,0 +1,185 @@
+package org.iomapfs.shim.compare;
+
+import org.iomapfs.shim.io.Budget;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+
+/**
+ * {@code iomapfs compare}: the same workloads against a buggy and a fixed mount of fresh images, side by side.
+ * Exit 0: fixed mode showed no corruption; 1: it did; 2: bad arguments; 3: a mount or a workload failed.
+ */
+@Command(name = "compare", mixinStandardHelpOptions = true, sortOptions = false, usageHelpAutoWidth = true,
+    description = {"Mount a buggy and a fixed iomapfs (fresh images in a temporary directory), run each workload "
+        + "against both, and report operations, corrupted markers and bytes (checked through the daemon), time to "
+        + "the first corruption, the bug-fired counters and throughput: a table here, results.json and "
+        + "report.html (with PNG charts) in --out.",
+        "Exit 0: the fixed mode showed no corruption; 1: it did; 2: bad arguments; 3: a mount or a workload failed."},
+    footer = {"", "Workloads (default: pwrite-vs-mmap and partial-block):",
+        "  pwrite-vs-mmap  generic/346 (holetest -w) on fresh sparse files, msync during the race; copyin_fail=0.05",
+        "  mmap-vs-mmap    generic/344-345 (holetest) on fresh sparse files, msync during the race; copyin_fail=0.05",
+        "  holetest        holetest -f -w FILE 16 as generic/346 runs it, four sizing methods; no injection",
+        "  partial-block   xfs/559: a slow write ending 1 byte into a page written back and evicted meanwhile; "
+            + "write_delay_ms=200",
+        "--inject values replace a workload's own for every workload. An op is a marker store for the holetest "
+            + "workloads and a racing write (round) for partial-block."})
+public final class CompareCommand implements Callable<Integer> {
+    @Option(names = "--workload", paramLabel = "W", description = "workload to run (repeatable)")
+    List<String> workloads = new ArrayList<>();
+    @Option(names = "--inject", paramLabel = "KNOB=VALUE", description = "fault-injection knob for every run (repeatable)")
+    Map<String, String> injections = new LinkedHashMap<>();
+    @Option(names = "--duration", paramLabel = "D", converter = Budget.DurationConverter.class,
+        description = "how long each workload runs in each mode (default: 10s unless --ops)")
+    Long durationMs;
+    @Option(names = "--ops", paramLabel = "N", description = "run each workload for N operations in each mode instead")
+    Long ops;
+    @Option(names = "--out", paramLabel = "DIR", description = "where results.json, report.html and logs go "
+        + "(default: ./iomapfs-compare-DATE-TIME)")
+    Path out;
+    @Option(names = "--image-size", defaultValue = "1G", description = "size of each fresh image (default: ${DEFAULT-VALUE})")
+    String imageSize;
+    @Option(names = "--cache-mb", paramLabel = "N", description = "the daemons' page-cache budget in MiB (mount --cache-mb)")
+    Long cacheMb;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        List<Workload> ws = parseWorkloads(spec, workloads, List.of(Workload.PWRITE_VS_MMAP, Workload.PARTIAL_BLOCK));
+        if (durationMs != null && ops != null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "give --duration or --ops, not both");
+        }
+        if (ops != null && ops <= 0) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--ops must be positive");
+        }
+        long d = ops == null ? (durationMs == null ? 10_000 : durationMs) : 0;
+        if (ops == null && d <= 0) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--duration must be positive");
+        }
+        Path outDir = (out != null ? out
+            : Path.of("iomapfs-compare-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"))))
+            .toAbsolutePath();
+        Files.createDirectories(outDir.resolve("logs"));
+        List<String> mountOptions = new ArrayList<>();
+        if (cacheMb != null) {
+            mountOptions.addAll(List.of("--cache-mb", cacheMb.toString()));
+        }
+        Map<String, Object> settings = new LinkedHashMap<>();
+        settings.put("workloads", ws.stream().map(w -> w.label).toList());
+        settings.put("budget", ops != null ? ops + " ops per run" : d + " ms per run");
+        settings.put("userInjections", injections);
+        settings.put("imageSize", imageSize);
+        settings.put("kernel", System.getProperty("os.version"));
+        PrintStream err = System.err;
+        Cli cli = Cli.locate();
+        Path tmp = Files.createTempDirectory("iomapfs-compare.");
+        List<RunResult> results = new ArrayList<>();
+        err.println("compare: mounting a buggy and a fixed image under " + tmp);
+        try (Target buggy = Target.start(cli, tmp, "buggy", "buggy", imageSize, mountOptions);
+             Target fixed = Target.start(cli, tmp, "fixed", "fixed", imageSize, mountOptions);
+             Unmounter hook = new Unmounter(buggy, fixed)) {
+            Runner runner = new Runner(injections, ops == null ? 0 : ops, d, outDir.resolve("logs"), err);
+            results.addAll(runAll(runner, ws, List.of(buggy, fixed)));
+        } finally {
+            removeTree(tmp);
+        }
+        System.out.print(Report.table(results));
+        Report.json(outDir.resolve("results.json"), settings, results);
+        Report.html(outDir, settings, results);
+        System.out.println("report: " + outDir.resolve("report.html") + "  (results.json beside it)");
+        return exitCode(results);
+    }
+
+    static List<RunResult> runAll(Runner runner, List<Workload> ws, List<Target> targets) throws IOException, InterruptedException {
+        List<RunResult> results = new ArrayList<>();
+        int n = ws.size() * targets.size();
+        int i = 0;
+        for (Workload w : ws) {
+            for (Target t : targets) {
+                results.add(runner.run(w, t, "[" + (++i) + "/" + n + "]"));
+            }
+        }
+        return results;
+    }
+
+    /** 3 if a run failed, else 1 if the fixed mode showed corruption, else 0. */
+    static int exitCode(List<RunResult> results) {
+        if (results.stream().anyMatch(r -> r.error() != null)) {
+            System.err.println("compare: a workload failed (see the table and its log)");
+            return 3;
+        }
+        if (results.stream().anyMatch(r -> r.mode().equals("fixed") && r.corrupted())) {
+            System.err.println("compare: the FIXED mode showed corruption");
+            return 1;
+        }
+        return 0;
+    }
+
+    static List<Workload> parseWorkloads(CommandLine.Model.CommandSpec spec, List<String> names, List<Workload> dflt) {
+        if (names.isEmpty()) {
+            return dflt;
+        }
+        List<Workload> ws = new ArrayList<>();
+        for (String s : names) {
+            try {
+                ws.add(Workload.parse(s));
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+            }
+        }
+        return ws;
+    }
+
+    static void removeTree(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    /** Unmounts the targets if the JVM is stopped (Ctrl-C) while they are mounted. */
+    static final class Unmounter implements AutoCloseable {
+        private final Thread hook;
+
+        Unmounter(Target... targets) {
+            hook = new Thread(() -> {
+                for (Target t : targets) {
+                    try {
+                        t.close();
+                    } catch (Exception ignored) {
+                        // best effort while the JVM stops
+                    }
+                }
+            }, "unmount");
+            Runtime.getRuntime().addShutdownHook(hook);
+        }
+
+        @Override
+        public void close() {
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException ignored) {
+                // already shutting down: the hook runs
+            }
+        }
+    }
+}
