@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Compares iomapfs with the host file system and with libfuse 3's passthrough_ll example (not a test): the same
+# fio jobs run on all three, interleaved job by job (host, passthrough_ll, iomapfs) so that load from other work on
+# the machine hits all three alike. Jobs: sequential 1 MiB buffered writes and reads (page cache dropped before
+# each), 4 KiB O_DIRECT random reads and writes, 4 KiB random writes through a shared mapping (ioengine=mmap,
+# msync every 256 writes), 4 KiB O_DIRECT random reads with 4 and 16 jobs. Prints one table with MB/s or IOPS
+# and the ratios iomapfs/passthrough_ll and iomapfs/host.
+# passthrough_ll is compiled from the libfuse3-dev examples (Debian ships them in /usr/share/doc/libfuse3-dev) and
+# runs with its defaults (cache=auto, no writeback cache), with one change: it opens the backing files without
+# O_DIRECT. As shipped it passes the caller's O_DIRECT on, and its 4 KiB O_DIRECT writes then fail with EINVAL (the
+# payload sits unaligned in libfuse's request buffer); iomapfs likewise does buffered I/O on its image whatever
+# the caller's flags, so both serve O_DIRECT requests (which bypass the kernel's page cache of the FUSE file)
+# through the host's page cache. iomapfs runs with its default mount options.
+# Needs root and /dev/fuse; installs fio and libfuse3-dev if missing.
+# Usage: fs-fuse/bench/fio-compare.sh [seconds-per-job]
+# Environment: IOMAPFS_BENCH_DIR (where the host directory, the image and the mount points go; default /tmp),
+#              IOMAPFS_JAVA_OPTS (JVM options of the iomapfs daemon, e.g. a JFR recording).
+set -euo pipefail
+secs=${1:-10}
+[[ "$secs" =~ ^[1-9][0-9]*$ ]] || { echo "fio-compare: seconds-per-job must be a positive integer" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "fio-compare: needs root (drop_caches, mounting passthrough_ll)" >&2; exit 1; }
+[ -e /dev/fuse ] || { echo "fio-compare: /dev/fuse is absent" >&2; exit 1; }
+repo="$(cd "$(dirname "$0")/../.." && pwd)"
+
+need=()
+command -v fio >/dev/null || need+=(fio)
+[ -e /usr/share/doc/libfuse3-dev/examples/passthrough_ll.c ] || need+=(libfuse3-dev)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v cc >/dev/null || need+=(gcc)
+# not fuse3: it conflicts with the fuse package iomapfs's libfuse 2 needs, and root mounts without fusermount3
+if [ ${#need[@]} -gt 0 ]; then
+  echo "fio-compare: installing ${need[*]}" >&2
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+fi
+
+work="$(mktemp -d "${IOMAPFS_BENCH_DIR:-/tmp}/iomapfs-fio.XXXXXX")"
+cleanup() {
+  for m in "$work/pll" "$work/iomapfs"; do
+    if mountpoint -q "$m"; then umount "$m" || umount -l "$m"; fi
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p "$work/host" "$work/pll-src" "$work/pll" "$work/iomapfs"
+
+ex=/usr/share/doc/libfuse3-dev/examples
+sed 's/~O_NOFOLLOW/~(O_NOFOLLOW | O_DIRECT)/' "$ex/passthrough_ll.c" >"$work/passthrough_ll.c"
+grep -q 'O_NOFOLLOW | O_DIRECT' "$work/passthrough_ll.c" || { echo "fio-compare: cannot patch passthrough_ll.c" >&2; exit 1; }
+# shellcheck disable=SC2046
+cc -O2 -Wall -D_FILE_OFFSET_BITS=64 -I"$ex" $(pkg-config --cflags fuse3) "$work/passthrough_ll.c" \
+  -o "$work/passthrough_ll" $(pkg-config --libs fuse3)
+"$work/passthrough_ll" -o source="$work/pll-src" "$work/pll"
+"$repo/iomapfs" mkfs "$work/img" --size 4G >/dev/null
+"$repo/iomapfs" mount "$work/img" "$work/iomapfs" >/dev/null
+daemon=$(pgrep -f "mount $work/img $work/iomapfs --foreground")
+echo "iomapfs daemon pid $daemon; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
+
+common=(--size=512M --time_based --runtime="$secs" --group_reporting --output-format=json)
+# name | what is measured | fio options
+jobs=(
+  "seq-write-1M|MB/s|--filename=f --rw=write --bs=1M --ioengine=psync --end_fsync=1"
+  "seq-read-1M|MB/s|--filename=f --rw=read --bs=1M --ioengine=psync"
+  "rand-read-4k-direct|IOPS|--filename=f --rw=randread --bs=4k --direct=1 --ioengine=psync"
+  "rand-write-4k-direct|IOPS|--filename=f --rw=randwrite --bs=4k --direct=1 --ioengine=psync"
+  "mmap-rand-write-4k|IOPS|--filename=m --rw=randwrite --bs=4k --ioengine=mmap --fsync=256 --size=256M"
+  "rand-read-4k-direct-4jobs|IOPS|--filename=f --rw=randread --bs=4k --direct=1 --ioengine=psync --numjobs=4"
+  "rand-read-4k-direct-16jobs|IOPS|--filename=f --rw=randread --bs=4k --direct=1 --ioengine=psync --numjobs=16"
+)
+results="$work/results"
+: >"$results"
+for job in "${jobs[@]}"; do
+  IFS='|' read -r name unit opts <<<"$job"
+  for fs in host pll iomapfs; do
+    sync
+    echo 3 >/proc/sys/vm/drop_caches
+    # shellcheck disable=SC2086
+    value=$(cd "$work/$fs" && fio --name="$name" $opts "${common[@]}" | python3 -c '
+import json, sys
+j = json.load(sys.stdin)["jobs"][0]
+d = j["write"] if j["write"]["io_bytes"] > 0 else j["read"]
+print(round(d["bw_bytes"] / 1e6, 1) if sys.argv[1] == "MB/s" else int(d["iops"]))' "$unit")
+    echo "$name $unit $fs $value" >>"$results"
+    echo "  $name on $fs: $value $unit" >&2
+  done
+done
+echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end (other work on this machine shares the CPUs)"
+python3 - "$results" <<'PY'
+import sys
+rows = {}
+for line in open(sys.argv[1]):
+    name, unit, fs, value = line.split()
+    rows.setdefault((name, unit), {})[fs] = float(value)
+print(f"{'job':28} {'unit':5} {'host':>9} {'pthru_ll':>9} {'iomapfs':>9} {'io/pll':>7} {'io/host':>7}")
+for (name, unit), v in rows.items():
+    ratio = lambda a, b: f"{a / b:.2f}" if b else "-"
+    print(f"{name:28} {unit:5} {v['host']:9g} {v['pll']:9g} {v['iomapfs']:9g} "
+          f"{ratio(v['iomapfs'], v['pll']):>7} {ratio(v['iomapfs'], v['host']):>7}")
+PY
