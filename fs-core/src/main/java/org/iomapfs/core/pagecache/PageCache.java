@@ -8,6 +8,7 @@ import org.iomapfs.core.metrics.EngineMetrics;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
 
@@ -20,9 +21,12 @@ import java.util.function.Predicate;
  * not mapped and not maybe-pinned. It never blocks, so it may run from any context.
  */
 public final class PageCache {
+    private static final long SCAN_BATCH = 32; // SWAP_CLUSTER_MAX
     private final EngineMetrics metrics;
     private volatile long budgetFolios;
     private final ConcurrentLinkedQueue<Folio> lru = new ConcurrentLinkedQueue<>();
+    // ConcurrentLinkedQueue.size() walks the whole queue; reclaim runs on every allocation past the budget
+    private final AtomicLong lruLength = new AtomicLong();
     final Set<AddressSpace> dirtySpaces = ConcurrentHashMap.newKeySet();
     private volatile Runnable wakeFlusher = () -> { };
     private volatile long dirtyThreshold = Long.MAX_VALUE;
@@ -76,7 +80,7 @@ public final class PageCache {
 
     void added(Folio f) {
         metrics.cachedFolios.incrementAndGet();
-        lru.add(f);
+        lruAdd(f);
         if (metrics.cachedFolios.get() > budgetFolios) {
             shrink(metrics.cachedFolios.get() - budgetFolios);
         }
@@ -86,13 +90,30 @@ public final class PageCache {
         metrics.cachedFolios.decrementAndGet();
     }
 
-    /** Reclaims up to {@code target} folios; returns how many were evicted. */
+    private void lruAdd(Folio f) {
+        lruLength.incrementAndGet();
+        lru.add(f);
+    }
+
+    private Folio lruPoll() {
+        Folio f = lru.poll();
+        if (f != null) {
+            lruLength.decrementAndGet();
+        }
+        return f;
+    }
+
+    /**
+     * Reclaims up to {@code target} folios; returns how many were evicted. Like shrink_inactive_list, one call
+     * scans a bounded batch (a few times the target, at least SWAP_CLUSTER_MAX) rather than the whole list, so
+     * an allocation past the budget costs the same whatever the cache holds.
+     */
     public long shrink(long target) {
         long evicted = 0;
-        long scan = Math.max(2 * lru.size(), 16);
+        long scan = Math.min(2 * lruLength.get(), Math.max(SCAN_BATCH, 4 * target));
         boolean sawDirty = false;
         while (evicted < target && scan-- > 0) {
-            Folio f = lru.poll();
+            Folio f = lruPoll();
             if (f == null) {
                 break;
             }
@@ -101,7 +122,7 @@ public final class PageCache {
             }
             if (f.referenced) {
                 f.referenced = false;
-                lru.add(f);
+                lruAdd(f);
                 continue;
             }
             switch (tryEvict(f)) {
@@ -109,9 +130,9 @@ public final class PageCache {
                 case GONE -> { }
                 case DIRTY -> {
                     sawDirty = true;
-                    lru.add(f);
+                    lruAdd(f);
                 }
-                case KEPT -> lru.add(f);
+                case KEPT -> lruAdd(f);
             }
         }
         if (evicted < target && sawDirty) {
@@ -123,9 +144,9 @@ public final class PageCache {
     /** Evicts every clean folio it can (echo 1 > /proc/sys/vm/drop_caches). */
     public long dropClean() {
         long evicted = 0;
-        int n = lru.size();
-        for (int i = 0; i < n; i++) {
-            Folio f = lru.poll();
+        long n = lruLength.get();
+        for (long i = 0; i < n; i++) {
+            Folio f = lruPoll();
             if (f == null) {
                 break;
             }
@@ -133,7 +154,7 @@ public final class PageCache {
             if (o == Outcome.EVICTED) {
                 evicted++;
             } else if (o != Outcome.GONE) {
-                lru.add(f);
+                lruAdd(f);
             }
         }
         return evicted;
