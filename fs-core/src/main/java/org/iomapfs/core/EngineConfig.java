@@ -13,26 +13,31 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
  * @param readaheadFolios    folios read ahead on a cache miss
  * @param commitIntervalMs   how often the flusher commits metadata when nothing else did
  * @param registry           where metrics go (a Prometheus registry by default: the metrics control is its text)
+ * @param traceEvents        how many recent engine events the trace ring keeps
  */
 public record EngineConfig(long cacheBytes, long writebackIntervalMs, long dirtyThresholdFolios, int readaheadFolios,
-                           long commitIntervalMs, MeterRegistry registry) {
+                           long commitIntervalMs, MeterRegistry registry, int traceEvents) {
     public static EngineConfig defaults() {
-        return new EngineConfig(256L << 20, 1000, 4096, 32, 5000, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+        return new EngineConfig(256L << 20, 1000, 4096, 32, 5000, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), 8192);
     }
 
     public EngineConfig withCacheBytes(long b) {
-        return new EngineConfig(b, writebackIntervalMs, dirtyThresholdFolios, readaheadFolios, commitIntervalMs, registry);
+        return new EngineConfig(b, writebackIntervalMs, dirtyThresholdFolios, readaheadFolios, commitIntervalMs, registry, traceEvents);
     }
 
     public EngineConfig withWritebackIntervalMs(long ms) {
-        return new EngineConfig(cacheBytes, ms, dirtyThresholdFolios, readaheadFolios, commitIntervalMs, registry);
+        return new EngineConfig(cacheBytes, ms, dirtyThresholdFolios, readaheadFolios, commitIntervalMs, registry, traceEvents);
     }
 
     public EngineConfig withDirtyThresholdFolios(long n) {
-        return new EngineConfig(cacheBytes, writebackIntervalMs, n, readaheadFolios, commitIntervalMs, registry);
+        return new EngineConfig(cacheBytes, writebackIntervalMs, n, readaheadFolios, commitIntervalMs, registry, traceEvents);
     }
 
     public EngineConfig withRegistry(MeterRegistry r) {
-        return new EngineConfig(cacheBytes, writebackIntervalMs, dirtyThresholdFolios, readaheadFolios, commitIntervalMs, r);
+        return new EngineConfig(cacheBytes, writebackIntervalMs, dirtyThresholdFolios, readaheadFolios, commitIntervalMs, r, traceEvents);
+    }
+
+    public EngineConfig withTraceEvents(int n) {
+        return new EngineConfig(cacheBytes, writebackIntervalMs, dirtyThresholdFolios, readaheadFolios, commitIntervalMs, registry, n);
     }
 }

@@ -75,7 +75,7 @@ class EngineStressTest {
         Path img = dir.resolve("img");
         Mkfs.format(img, 256L << 20, blockSize, true);
         EngineConfig cfg = EngineConfig.defaults().withCacheBytes(64 * 4096).withWritebackIntervalMs(5)
-                .withDirtyThresholdFolios(16);
+                .withDirtyThresholdFolios(16).withTraceEvents(1 << 18);
         IomapFs fs = IomapFs.open(img, cfg);
         if (inject) {
             fs.write("inject/seed", Long.toString(seed));
@@ -183,14 +183,20 @@ class EngineStressTest {
             if (op < 40) {
                 byte[] data = new byte[len];
                 r.nextBytes(data);
-                fs.write(f.fh, a, ByteBuffer.wrap(data));
+                long n = fs.write(f.fh, a, ByteBuffer.wrap(data));
+                if (n != len) {
+                    mismatches.add("short write at " + a + ": " + n + " < " + len);
+                }
                 System.arraycopy(data, 0, f.shadow, a, len);
                 f.grow(b);
             } else if (op < 55) {
                 if (b <= f.size()) {
                     byte[] data = new byte[len];
                     r.nextBytes(data);
-                    fs.writePage(f.fh, a, ByteBuffer.wrap(data));
+                    int n = fs.writePage(f.fh, a, ByteBuffer.wrap(data));
+                    if (n != len) {
+                        mismatches.add("short page_mkwrite store at " + a + ": " + n + " < " + len);
+                    }
                     System.arraycopy(data, 0, f.shadow, a, len);
                 }
             } else if (op < 85) {
@@ -234,22 +240,45 @@ class EngineStressTest {
         }
         ByteBuffer bb = ByteBuffer.allocate((int) size);
         fs.read(f.fh, 0, bb);
-        compare(bb.array(), f.shadow, (int) size, when + " (buffered)", mismatches);
+        compare(fs, f, bb.array(), (int) size, when + " (buffered)", mismatches);
         int aligned = (int) ((size + 4095) / 4096 * 4096);
         ByteBuffer db = ByteBuffer.allocate(aligned);
         int n = fs.read(f.dfh, 0, db);
         if (n != size) {
             mismatches.add(when + " (direct): read " + n + " want " + size);
         }
-        compare(db.array(), f.shadow, (int) size, when + " (direct)", mismatches);
+        compare(fs, f, db.array(), (int) size, when + " (direct)", mismatches);
     }
 
-    private static void compare(byte[] got, byte[] want, int len, String what, ConcurrentLinkedQueue<String> mismatches) {
-        for (int i = 0; i < len; i++) {
-            if (got[i] != want[i]) {
-                mismatches.add(what + ": first mismatch at offset " + i + " got " + got[i] + " want " + want[i]);
-                return;
+    private static void compare(IomapFs fs, FileState f, byte[] got, int len, String what,
+                                ConcurrentLinkedQueue<String> mismatches) {
+        int i = java.util.Arrays.mismatch(got, 0, len, f.shadow, 0, len);
+        if (i < 0) {
+            return;
+        }
+        if (mismatches.isEmpty()) {
+            System.out.println(traceOfFolio(fs, f, i));
+        }
+        mismatches.add(what + ": first mismatch at offset " + i + " got " + got[i] + " want " + f.shadow[i]);
+    }
+
+    /** The engine's retained trace events for the folio holding {@code offset}, to explain a mismatch. */
+    private static String traceOfFolio(IomapFs fs, FileState f, long offset) {
+        long ino = fs.fgetattr(f.fh).ino();
+        long folio = offset / 4096 * 4096;
+        StringBuilder sb = new StringBuilder("trace of ino " + ino + " around folio " + folio + ":\n");
+        for (String line : fs.read("trace").split("\n")) {
+            java.util.regex.Matcher m = TRACE_LINE.matcher(line);
+            if (m.find() && Long.parseLong(m.group(1)) == ino) {
+                long pos = Long.parseLong(m.group(2));
+                long len = Math.max(1, Long.parseLong(m.group(3)));
+                if (pos < folio + 4096 && pos + len > folio) {
+                    sb.append(line).append('\n');
+                }
             }
         }
+        return sb.toString();
     }
+
+    private static final java.util.regex.Pattern TRACE_LINE = java.util.regex.Pattern.compile("ino=(\\d+) pos=(-?\\d+) len=(-?\\d+)");
 }

@@ -292,6 +292,7 @@ public final class BufferedIo {
             valid = true;
         }
         if (!valid) {
+            ctx.trace.emit(Trace.Event.IOMAP_STALE, inode.ino, pos, len, iter.iomap.toString());
             iter.iomap.flags |= Iomap.F_STALE;
             ctx.metrics.staleMaps.increment();
             folio.unlock();
@@ -335,7 +336,10 @@ public final class BufferedIo {
                 blockStart += plen;
                 continue;
             }
-            if (blockNeedsZeroing(iter, blockStart)) {
+            boolean zero = blockNeedsZeroing(iter, blockStart);
+            ctx.trace.emit(Trace.Event.WRITE_BEGIN, inode.ino, folio.pos() + poff, plen, (zero ? "zero around " : "read around ")
+                    + "[" + pos + "," + (pos + len) + ") " + iter.iomap);
+            if (zero) {
                 if (iter.usingStaleMap) {
                     ctx.bugs.fired(Bug.STALE_IOMAP);
                 }
@@ -416,6 +420,7 @@ public final class BufferedIo {
         }
         folio.unlock();
         if (ret < len) {
+            ctx.trace.emit(Trace.Event.IOMAP_END, inode.ino, pos, len, "short copy " + copied + " committed " + ret);
             writeFailed(inode, pos + ret, len - ret);
         }
         return ret;

@@ -34,7 +34,7 @@ public final class FsContext {
     public final Hooks hooks = new Hooks();
     public final BugSwitches bugs;
     public final Injector inject;
-    public final Trace trace = new Trace(8192);
+    public final Trace trace;
     public final int blockSize;
     private final LongFunction<Inode> inodeLookup;
     private final Supplier<Collection<Inode>> allInodes;
@@ -47,6 +47,7 @@ public final class FsContext {
         this.cache = cache;
         this.metrics = metrics;
         this.config = config;
+        this.trace = new Trace(config.traceEvents());
         this.blockSize = store.superblock().blockSize();
         this.bugs = new BugSwitches(metrics.registry);
         this.inject = new Injector(hooks, cache);

@@ -29,6 +29,9 @@ public final class Trace {
     private final long t0 = System.nanoTime();
 
     public Trace(int capacity) {
+        if (capacity < 1) {
+            throw new IllegalArgumentException("trace capacity must be positive: " + capacity);
+        }
         ring = new AtomicReferenceArray<>(capacity);
     }
 

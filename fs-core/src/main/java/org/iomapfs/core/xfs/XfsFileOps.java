@@ -14,6 +14,7 @@ import org.iomapfs.core.inode.Inode;
 import org.iomapfs.core.iomap.IomapOps;
 import org.iomapfs.core.pagecache.Folio;
 import org.iomapfs.core.pagecache.PageFaultDeadlock;
+import org.iomapfs.core.trace.Trace;
 import org.iomapfs.core.uio.IovIter;
 import org.iomapfs.core.writeback.Writeback;
 
@@ -154,6 +155,8 @@ public final class XfsFileOps {
         inode.invalidateLock.writeLock().lock();
         try {
             long oldSize = inode.size();
+            ctx.trace.emit(Trace.Event.TRUNCATE_PAGECACHE, inode.ino, Math.min(oldSize, newSize), Math.abs(newSize - oldSize),
+                    "setattr size " + oldSize + " -> " + newSize);
             if (newSize > oldSize) {
                 bio.zeroRange(inode, oldSize, newSize - oldSize, ops.bufferedWrite);
             } else {
@@ -246,6 +249,7 @@ public final class XfsFileOps {
         int bs = inode.blockSize;
         long rstart = Math.floorDiv(offset, Math.max(bs, 4096)) * Math.max(bs, 4096);
         long rend = (offset + len + Math.max(bs, 4096) - 1) / Math.max(bs, 4096) * Math.max(bs, 4096) - 1;
+        ctx.trace.emit(Trace.Event.TRUNCATE_PAGECACHE, inode.ino, offset, len, "free file space");
         writeback.writeAndWait(inode, rstart, rend);
         inode.mapping.truncateRange(rstart, rend);
         long startBlock = inode.blockUp(offset);

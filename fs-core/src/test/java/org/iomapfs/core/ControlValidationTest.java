@@ -1,0 +1,115 @@
+package org.iomapfs.core;
+
+import org.iomapfs.core.api.Errno;
+import org.iomapfs.core.api.FsException;
+import org.iomapfs.core.store.Mkfs;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The switches and injection knobs as the control directory sees them: an unknown name is ENOENT, a value out
+ * of range or malformed is EINVAL with a message naming the key, and neither changes any control.
+ */
+class ControlValidationTest {
+    @TempDir
+    Path dir;
+    IomapFs fs;
+
+    @BeforeEach
+    void open() {
+        Path img = dir.resolve("img");
+        Mkfs.format(img, 64L << 20, 4096, true);
+        fs = IomapFs.open(img, EngineConfig.defaults().withWritebackIntervalMs(0));
+        // a state that differs from the defaults, so a reset would show too
+        fs.write("bugs/stale-iomap", "buggy");
+        fs.write("inject/write_delay_ms", "7");
+        fs.write("inject/copyin_fail", "0.25");
+        fs.write("inject/target_range", "4096-8192");
+    }
+
+    @AfterEach
+    void close() {
+        fs.close();
+    }
+
+    /** Every readable control except the event-driven ones, by key. */
+    private Map<String, String> snapshot() {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (String k : fs.keys()) {
+            if (!k.equals("metrics") && !k.equals("trace")) {
+                m.put(k, fs.read(k));
+            }
+        }
+        return m;
+    }
+
+    @ParameterizedTest(name = "{0} = ''{1}''")
+    @CsvSource(delimiter = '|', value = {
+        "mode|buggyy", "mode|''", "mode|1",
+        "bugs/stale-iomap|on", "bugs/fault-in-deadlock|FIXED ",
+        "inject/write_delay_ms|-1", "inject/write_delay_ms|60001", "inject/write_delay_ms|1.5",
+        "inject/wb_delay_ms|lots", "inject/copyin_fail|1.01", "inject/copyin_fail|-0.1", "inject/copyin_fail|NaN",
+        "inject/copyin_bytes|-3", "inject/wb_submit_eio|2", "inject/wb_complete_eio|x",
+        "inject/seed|0x10", "inject/target_ino|-1", "inject/target_range|9-3", "inject/target_range|5",
+        "inject/nth|-2", "inject/cache_bytes|4095", "inject/reclaim_every_ms|60001", "cache_bytes|-5",
+        "drop_caches|2", "sync|yes", "trace|reset",
+    })
+    void badValueIsEinvalAndChangesNothing(String key, String value) {
+        Map<String, String> before = snapshot();
+        FsException e = assertThrows(FsException.class, () -> fs.write(key, value));
+        assertEquals(Errno.EINVAL, e.errno(), e.toString());
+        String name = key.substring(key.lastIndexOf('/') + 1);
+        assertTrue(e.getMessage().contains(name), "the message names the control: " + e.getMessage());
+        assertEquals(before, snapshot());
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {"bugs/stale_iomap|buggy", "bugs/no-such-bug|fixed",
+        "inject/write_delay|5", "inject/|1", "modes|fixed", "inject/copyin_fail/x|0"})
+    void unknownNameIsEnoentAndChangesNothing(String key, String value) {
+        Map<String, String> before = snapshot();
+        FsException e = assertThrows(FsException.class, () -> fs.write(key, value));
+        assertEquals(Errno.ENOENT, e.errno(), e.toString());
+        assertEquals(before, snapshot());
+        FsException r = assertThrows(FsException.class, () -> fs.read(key));
+        assertEquals(Errno.ENOENT, r.errno(), r.toString());
+    }
+
+    @Test
+    void metricsIsReadOnly() {
+        Map<String, String> before = snapshot();
+        FsException e = assertThrows(FsException.class, () -> fs.write("metrics", "0"));
+        assertEquals(Errno.EACCES, e.errno());
+        assertEquals(before, snapshot());
+    }
+
+    @Test
+    void goodValuesReadBackAndModeSetsEverySwitch() {
+        fs.write("inject/copyin_bytes", "random");
+        assertEquals("random\n", fs.read("inject/copyin_bytes"));
+        fs.write("inject/target_range", "all");
+        assertEquals("all\n", fs.read("inject/target_range"));
+        assertEquals("mixed\n", fs.read("mode"));
+        fs.write("mode", "buggy");
+        for (String k : fs.keys()) {
+            if (k.startsWith("bugs/")) {
+                assertEquals("buggy\n", fs.read(k), k);
+            }
+        }
+        fs.write("bugs/punch-truncates-pagecache", " fixed\n");
+        assertEquals("fixed\n", fs.read("bugs/punch-truncates-pagecache"));
+        assertEquals("mixed\n", fs.read("mode"));
+    }
+}
