@@ -66,6 +66,131 @@ class EngineStressTest {
         run(Long.getLong("stress.injected.ops", 40_000), true);
     }
 
+    /**
+     * Writeback EIO at submission and at completion, on top of the injections above: data may be lost, but never
+     * silently. Whenever fsync fails the writer rewrites the file from its shadow and fsyncs again (what an
+     * application that checks fsync must do), and after every successful fsync the file matches the shadow.
+     * Reads are checked only then: between an error and the fsync that reports it, evicted folios may
+     * legitimately read back what the image holds.
+     */
+    @Test
+    void withWritebackErrorsEveryLossIsReportedByFsync() throws Exception {
+        long seed = Long.getLong("stress.seed", System.nanoTime());
+        long totalOps = Long.getLong("stress.eio.ops", 12_000);
+        int threads = 3;
+        System.out.println("EngineStressTest EIO seed=" + seed + " ops=" + totalOps + " (replay: -Dstress.seed=" + seed + ")");
+        Path img = dir.resolve("img");
+        Mkfs.format(img, 256L << 20, 1024, true);
+        EngineConfig cfg = EngineConfig.defaults().withCacheBytes(64 * 4096).withWritebackIntervalMs(5)
+                .withDirtyThresholdFolios(16).withTraceEvents(1 << 16);
+        IomapFs fs = IomapFs.open(img, cfg);
+        fs.write("inject/seed", Long.toString(seed));
+        fs.write("inject/target_range", "0-65536");
+        fs.write("inject/write_delay_ms", "1");
+        fs.write("inject/wb_delay_ms", "1");
+        fs.write("inject/copyin_fail", "0.3");
+        fs.write("inject/reclaim_every_ms", "2");
+        fs.write("inject/wb_submit_eio", "0.01");
+        fs.write("inject/wb_complete_eio", "0.01");
+        FileState f = new FileState();
+        f.fh = fs.create("/eio", 0644, OpenFlags.O_RDWR, 0, 0);
+        f.dfh = fs.open("/eio", OpenFlags.O_RDWR | OpenFlags.O_DIRECT);
+        ConcurrentLinkedQueue<String> mismatches = new ConcurrentLinkedQueue<>();
+        AtomicLong eioReports = new AtomicLong();
+        AtomicLong goodChecks = new AtomicLong();
+        List<Throwable> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<Thread> ts = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            int me = t;
+            Thread th = new Thread(() -> {
+                Random r = new Random(seed * 31 + me);
+                try {
+                    for (long i = 0; i < totalOps / threads && mismatches.isEmpty(); i++) {
+                        if (r.nextInt(100) < 4) {
+                            fsyncRewriteVerify(fs, f, eioReports, mismatches);
+                            goodChecks.incrementAndGet();
+                        } else {
+                            writeSlot(fs, f, me, threads, r, mismatches);
+                        }
+                    }
+                } catch (Throwable e) {
+                    errors.add(e);
+                }
+            }, "eio-" + t);
+            ts.add(th);
+            th.start();
+        }
+        for (Thread th : ts) {
+            th.join();
+        }
+        fs.write("inject/wb_submit_eio", "0");
+        fs.write("inject/wb_complete_eio", "0");
+        fsyncRewriteVerify(fs, f, eioReports, mismatches);
+        fs.dropCaches();
+        verifyWhole(fs, f, "final after cache drop", mismatches);
+        double wbErrors = cfg.registry().counter("iomapfs.writeback.errors").count();
+        System.out.printf("EngineStressTest EIO: %d good fsync checks, %d fsyncs failed with EIO, %.0f writeback errors, %d mismatches%n",
+                goodChecks.get(), eioReports.get(), wbErrors, mismatches.size());
+        fs.close();
+        if (!errors.isEmpty()) {
+            throw new AssertionError("stress thread failed (seed " + seed + ")", errors.get(0));
+        }
+        assertTrue(mismatches.isEmpty(), "seed " + seed + ": " + String.join("\n", mismatches));
+        assertTrue(wbErrors > 0, "the injected writeback errors happened");
+        assertTrue(eioReports.get() > 0, "fsync reported them");
+    }
+
+    /** A buffered write or a page_mkwrite store into one of my slots. */
+    private static void writeSlot(IomapFs fs, FileState f, int me, int threads, Random r, ConcurrentLinkedQueue<String> mismatches) {
+        int nslots = MAX_SIZE / SLOT;
+        int slot = r.nextInt(nslots / threads) * threads + me;
+        int a = slot * SLOT + r.nextInt(SLOT);
+        int b = Math.min(slot * SLOT + SLOT, a + 1 + r.nextInt(SLOT));
+        int len = b - a;
+        byte[] data = new byte[len];
+        r.nextBytes(data);
+        f.testLock.readLock().lock();
+        try {
+            if (r.nextInt(3) > 0 || b > f.size()) {
+                long n = fs.write(f.fh, a, ByteBuffer.wrap(data));
+                if (n != len) {
+                    mismatches.add("short write at " + a + ": " + n + " < " + len);
+                }
+                f.grow(b);
+            } else {
+                int n = fs.writePage(f.fh, a, ByteBuffer.wrap(data));
+                if (n != len) {
+                    mismatches.add("short page_mkwrite store at " + a + ": " + n + " < " + len);
+                }
+            }
+            System.arraycopy(data, 0, f.shadow, a, len);
+        } finally {
+            f.testLock.readLock().unlock();
+        }
+    }
+
+    /** fsync; on EIO rewrite the whole file from the shadow and fsync again; then check the whole file. */
+    private static void fsyncRewriteVerify(IomapFs fs, FileState f, AtomicLong eioReports, ConcurrentLinkedQueue<String> mismatches) {
+        f.testLock.writeLock().lock();
+        try {
+            for (int attempt = 0; ; attempt++) {
+                try {
+                    fs.fsync(f.fh, false);
+                    break;
+                } catch (org.iomapfs.core.api.FsException e) {
+                    assertEquals(org.iomapfs.core.api.Errno.EIO, e.errno(), e.toString());
+                    eioReports.incrementAndGet();
+                    assertTrue(attempt < 100, "fsync kept failing: " + e);
+                    int size = (int) f.size();
+                    assertEquals(size, fs.write(f.fh, 0, ByteBuffer.wrap(f.shadow, 0, size)));
+                }
+            }
+            verifyWhole(fs, f, "after a successful fsync", mismatches);
+        } finally {
+            f.testLock.writeLock().unlock();
+        }
+    }
+
     private void run(long totalOps, boolean inject) throws Exception {
         long seed = Long.getLong("stress.seed", System.nanoTime());
         int threads = Integer.getInteger("stress.threads", 4);

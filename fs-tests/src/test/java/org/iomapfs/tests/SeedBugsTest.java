@@ -11,6 +11,7 @@ import org.iomapfs.core.inode.Inode;
 import org.iomapfs.core.mm.MappedRegion;
 import org.iomapfs.core.store.Mkfs;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -117,6 +118,30 @@ class SeedBugsTest {
             assertArrayEquals(page, got);
             assertEquals(0, fired(Bug.MKWRITE_USES_WRITE_OPS));
         }
+    }
+
+    /**
+     * The fixed side of the same fault with 1 KiB blocks, where the folio spans several extents: a short copy-in
+     * in the first mapping must not end the iteration, or the hole further on in the folio would get no delalloc
+     * and writeback would skip the stored bytes (found by EngineStressTest with seed 13009952836705).
+     */
+    @Test
+    void faultWithShortCopyStillReservesTheRestOfTheFolio() throws Exception {
+        open(1024, Bug.MKWRITE_USES_WRITE_OPS, false);
+        long fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
+        byte[] first = bytes(1024, 3);
+        assertEquals(1024, fs.write(fh, 0, ByteBuffer.wrap(first)));
+        fs.truncate("/f", PAGE);
+        fs.write("sync", "1");
+        fs.write("inject/target_ino", Long.toString(fs.inodeOf(fh).ino));
+        fs.write("inject/copyin_bytes", "0");
+        fs.write("inject/copyin_fail", "1");
+        fs.write("inject/nth", "1");
+        byte[] page = bytes(PAGE, 17);
+        assertEquals(PAGE, fs.writePage(fh, 0, ByteBuffer.wrap(page)));
+        fs.write("inject/copyin_fail", "0");
+        assertArrayEquals(page, readBack(fh, 0, PAGE));
+        assertEquals(0, fired(Bug.MKWRITE_USES_WRITE_OPS));
     }
 
     /**

@@ -494,11 +494,12 @@ public final class BufferedIo {
 
     /**
      * A FUSE writepage: the kernel wrote back a page that a process dirtied through a shared mapping, and the
-     * daemon replays it as a write fault whose payload it copies into the folio inside page_mkwrite (the
-     * copy may come up short under copyin_fail, which ends the fault's iteration there). The rest of the
-     * payload is then stored into the still-locked folio, as a CPU store follows a fault. Bytes past EOF are
-     * not stored (the kernel does not write them back). Caller holds invalidate_lock shared. Returns the bytes
-     * consumed.
+     * daemon replays it as a write fault followed by the CPU's store. Inside page_mkwrite the daemon copies the
+     * payload of each mapping; an injected short copy-in (copyin_fail) there is what ->iomap_end is told was
+     * written, as XFS_ERRTAG_DROP_WRITES once made it see a failed write, while the iteration still covers the
+     * whole folio as iomap_page_mkwrite's always does (see 118e021b4b66: it never fails on the current mapping).
+     * The whole payload is then stored into the still-locked folio. Bytes past EOF are not stored (the kernel
+     * does not write them back). Caller holds invalidate_lock shared. Returns the bytes consumed.
      */
     public int pageMkwriteStore(Inode inode, long pos, ByteBuffer src, IomapOps ops, IomapOps readOps) {
         int total = 0;
@@ -509,7 +510,6 @@ public final class BufferedIo {
             int n = (int) Math.max(0, Math.min(want, inode.size() - pos));
             byte[] payload = new byte[n];
             src.get(src.position(), payload, 0, n);
-            int[] stored = {0};
             long at = pos;
             Folio folio = pageMkwrite(inode, idx, ops, readOps, (it, f) -> {
                 // the part of the payload inside this iteration's mapping
@@ -521,7 +521,6 @@ public final class BufferedIo {
                 int len = (int) (to - from);
                 int got = Math.max(0, Math.min(len, ctx.hooks.copyInAllowed(inode, from, len)));
                 System.arraycopy(payload, (int) (from - at), f.data(), (int) (from - f.pos()), got);
-                stored[0] = (int) Math.max(stored[0], from - at + got);
                 return got < len ? from + got - it.pos : it.length();
             });
             if (folio == null) {
@@ -529,8 +528,7 @@ public final class BufferedIo {
             }
             try {
                 ctx.hooks.fire(HookPoint.MKWRITE_DIRTIED, inode, pos);
-                // whatever the fault's copy did not manage: the store after the fault
-                System.arraycopy(payload, stored[0], folio.data(), off + stored[0], n - stored[0]);
+                System.arraycopy(payload, 0, folio.data(), off, n);
                 src.position(src.position() + want);
                 total += want;
                 pos += want;
@@ -544,7 +542,10 @@ public final class BufferedIo {
         return total;
     }
 
-    /** What a fault does inside its mkwrite iteration besides dirtying: returns the bytes processed. */
+    /**
+     * What a fault does inside its mkwrite iteration besides dirtying: returns the bytes of the mapping it wrote;
+     * fewer than the mapping's length is reported to ->iomap_end, and the iteration goes on.
+     */
     @FunctionalInterface
     public interface FaultStore {
         long apply(IomapIter iter, Folio folio);
@@ -588,7 +589,13 @@ public final class BufferedIo {
             IomapIter iter = new IomapIter(inode, folio.pos(), len, IomapOps.WRITE | IomapOps.FAULT, ops, ctx.metrics);
             iter.run(it -> {
                 long done = folioMkwriteIter(it, folio);
-                return store == null ? done : store.apply(it, folio);
+                if (store != null) {
+                    long stored = store.apply(it, folio);
+                    if (stored < done) {
+                        it.reportWritten(stored);
+                    }
+                }
+                return done;
             });
         } catch (RuntimeException e) {
             folio.unlock();

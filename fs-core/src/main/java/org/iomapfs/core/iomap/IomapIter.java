@@ -19,6 +19,8 @@ public final class IomapIter {
     public Iomap iomap;
     /** Bytes done by the current step; negative means failure. */
     public long processed;
+    /** What ->iomap_end is told the current step wrote, when less than it processed; -1 means {@link #processed}. */
+    private long written = -1;
     private FsException failure;
     /** Set when a stale mapping was used because the validity check was switched off (bug stale-iomap). */
     public boolean usingStaleMap;
@@ -39,6 +41,14 @@ public final class IomapIter {
     }
 
     public IomapOps ops() { return ops; }
+
+    /**
+     * Tells ->iomap_end that the current step wrote only {@code bytes}, though the iteration goes on past them
+     * (as XFS_ERRTAG_DROP_WRITES made xfs_buffered_write_iomap_end see a failed write).
+     */
+    public void reportWritten(long bytes) {
+        written = bytes;
+    }
 
     /** iomap_length(): what remains of the request inside the current mapping. */
     public long length() {
@@ -75,7 +85,8 @@ public final class IomapIter {
         if (iomap != null) {
             IomapOps.End end = ops.end();
             if (end != null) {
-                end.end(inode, pos, length(), processed > 0 ? processed : 0, flags, iomap);
+                long done = written >= 0 ? Math.min(written, Math.max(processed, 0)) : Math.max(processed, 0);
+                end.end(inode, pos, length(), done, flags, iomap);
             }
             if (processed < 0) {
                 throw failure;
@@ -94,6 +105,7 @@ public final class IomapIter {
             }
         }
         processed = 0;
+        written = -1;
         iomap = ops.begin(inode, pos, len, flags);
         metrics.iomapBegins.increment();
         if (stale) {
