@@ -76,7 +76,7 @@ class EngineStressTest {
     @Test
     void withWritebackErrorsEveryLossIsReportedByFsync() throws Exception {
         long seed = Long.getLong("stress.seed", System.nanoTime());
-        long totalOps = Long.getLong("stress.eio.ops", 12_000);
+        long totalOps = Long.getLong("stress.eio.ops", 8_000);
         int threads = 3;
         System.out.println("EngineStressTest EIO seed=" + seed + " ops=" + totalOps + " (replay: -Dstress.seed=" + seed + ")");
         Path img = dir.resolve("img");

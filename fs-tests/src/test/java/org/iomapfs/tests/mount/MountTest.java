@@ -395,6 +395,55 @@ class MountTest {
     }
 
     @Test
+    @Order(9)
+    void sigkillKeepsEveryFsyncedByteAndFsckIsClean() throws Exception {
+        Path image4 = tmp.resolve("img4");
+        Path mnt4 = tmp.resolve("mnt4");
+        Files.createDirectories(mnt4);
+        assertEquals(0, cli("mkfs", image4.toString(), "--size", "64M"));
+        assertEquals(0, cli("mount", image4.toString(), mnt4.toString()));
+        Map<String, byte[]> synced = new TreeMap<>();
+        Files.createDirectories(mnt4.resolve("d/e"));
+        for (String rel : List.of("a", "d/b", "d/e/c")) {
+            byte[] data = random(rel.hashCode(), 100_000 + rel.length() * 7_777);
+            try (FileChannel ch = FileChannel.open(mnt4.resolve(rel), StandardOpenOption.CREATE_NEW,
+                    StandardOpenOption.WRITE)) {
+                ch.write(ByteBuffer.wrap(data));
+                ch.force(true);
+            }
+            synced.put(rel, data);
+        }
+        // an overwrite of part of a fsynced file, fsynced too, and a file that is never fsynced
+        try (FileChannel ch = FileChannel.open(mnt4.resolve("a"), StandardOpenOption.WRITE)) {
+            byte[] patch = random(77, 5000);
+            ch.write(ByteBuffer.wrap(patch), 4096);
+            ch.force(true);
+            System.arraycopy(patch, 0, synced.get("a"), 4096, patch.length);
+        }
+        Files.write(mnt4.resolve("unsynced"), random(78, 50_000));
+        ProcessHandle daemon = ProcessHandle.allProcesses()
+            .filter(p -> p.info().arguments().map(a -> List.of(a).contains(mnt4.toString())
+                && List.of(a).contains("--foreground")).orElse(false))
+            .findFirst().orElseThrow();
+        assertTrue(daemon.destroyForcibly()); // SIGKILL: nothing flushed, nothing unmounted
+        daemon.onExit().get(60, TimeUnit.SECONDS);
+        // the kernel still lists the dead mount; umount detaches it
+        assertEquals(0, cli("umount", mnt4.toString()), lastErr.toString());
+        assertFalse(Mounts.at(mnt4).isPresent());
+        assertTrue(ImageLock.isFree(image4));
+        assertEquals(0, cli("fsck", image4.toString()), lastErr.toString());
+        assertEquals(0, cli("mount", image4.toString(), mnt4.toString()), lastErr.toString());
+        try {
+            for (Map.Entry<String, byte[]> e : synced.entrySet()) {
+                assertArrayEquals(e.getValue(), Files.readAllBytes(mnt4.resolve(e.getKey())), e.getKey());
+            }
+        } finally {
+            assertEquals(0, cli("umount", mnt4.toString()), lastErr.toString());
+        }
+        assertEquals(0, cli("fsck", image4.toString()), lastErr.toString());
+    }
+
+    @Test
     @Order(100)
     void remountKeepsEveryByte() throws Exception {
         assertTrue(expected.size() >= 8, "earlier tests recorded their files: " + expected.keySet());
