@@ -84,12 +84,7 @@ class EngineStressTest {
         EngineConfig cfg = EngineConfig.defaults().withCacheBytes(64 * 4096).withWritebackIntervalMs(5)
                 .withDirtyThresholdFolios(16).withTraceEvents(1 << 16);
         IomapFs fs = IomapFs.open(img, cfg);
-        fs.write("inject/seed", Long.toString(seed));
-        fs.write("inject/target_range", "0-65536");
-        fs.write("inject/write_delay_ms", "1");
-        fs.write("inject/wb_delay_ms", "1");
-        fs.write("inject/copyin_fail", "0.3");
-        fs.write("inject/reclaim_every_ms", "2");
+        injectDelaysShortCopiesAndReclaim(fs, seed, "0-65536");
         fs.write("inject/wb_submit_eio", "0.01");
         fs.write("inject/wb_complete_eio", "0.01");
         FileState f = new FileState();
@@ -99,30 +94,16 @@ class EngineStressTest {
         AtomicLong eioReports = new AtomicLong();
         AtomicLong goodChecks = new AtomicLong();
         List<Throwable> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
-        List<Thread> ts = new ArrayList<>();
-        for (int t = 0; t < threads; t++) {
-            int me = t;
-            Thread th = new Thread(() -> {
-                Random r = new Random(seed * 31 + me);
-                try {
-                    for (long i = 0; i < totalOps / threads && mismatches.isEmpty(); i++) {
-                        if (r.nextInt(100) < 4) {
-                            fsyncRewriteVerify(fs, f, eioReports, mismatches);
-                            goodChecks.incrementAndGet();
-                        } else {
-                            writeSlot(fs, f, me, threads, r, mismatches);
-                        }
-                    }
-                } catch (Throwable e) {
-                    errors.add(e);
+        runThreads(threads, seed, "eio", errors, (me, r) -> {
+            for (long i = 0; i < totalOps / threads && mismatches.isEmpty(); i++) {
+                if (r.nextInt(100) < 4) {
+                    fsyncRewriteVerify(fs, f, eioReports, mismatches);
+                    goodChecks.incrementAndGet();
+                } else {
+                    writeSlot(fs, f, me, threads, r, mismatches);
                 }
-            }, "eio-" + t);
-            ts.add(th);
-            th.start();
-        }
-        for (Thread th : ts) {
-            th.join();
-        }
+            }
+        });
         fs.write("inject/wb_submit_eio", "0");
         fs.write("inject/wb_complete_eio", "0");
         fsyncRewriteVerify(fs, f, eioReports, mismatches);
@@ -138,6 +119,42 @@ class EngineStressTest {
         assertTrue(mismatches.isEmpty(), "seed " + seed + ": " + String.join("\n", mismatches));
         assertTrue(wbErrors > 0, "the injected writeback errors happened");
         assertTrue(eioReports.get() > 0, "fsync reported them");
+    }
+
+    /** 1 ms delays after ->iomap_begin and in writeback, 30% short copy-ins, reclaim every 2 ms, over {@code range}. */
+    private static void injectDelaysShortCopiesAndReclaim(IomapFs fs, long seed, String range) {
+        fs.write("inject/seed", Long.toString(seed));
+        fs.write("inject/target_range", range);
+        fs.write("inject/write_delay_ms", "1");
+        fs.write("inject/wb_delay_ms", "1");
+        fs.write("inject/copyin_fail", "0.3");
+        fs.write("inject/reclaim_every_ms", "2");
+    }
+
+    @FunctionalInterface
+    interface ThreadBody {
+        void run(int me, Random r) throws Exception;
+    }
+
+    /** Runs {@code body} on {@code n} threads, each with its own seeded Random, and waits; failures go to errors. */
+    private static void runThreads(int n, long seed, String name, List<Throwable> errors, ThreadBody body)
+            throws InterruptedException {
+        List<Thread> ts = new ArrayList<>();
+        for (int t = 0; t < n; t++) {
+            int me = t;
+            Thread th = new Thread(() -> {
+                try {
+                    body.run(me, new Random(seed * 31 + me));
+                } catch (Throwable e) {
+                    errors.add(e);
+                }
+            }, name + "-" + me);
+            ts.add(th);
+            th.start();
+        }
+        for (Thread th : ts) {
+            th.join();
+        }
     }
 
     /** A buffered write or a page_mkwrite store into one of my slots. */
@@ -203,12 +220,7 @@ class EngineStressTest {
                 .withDirtyThresholdFolios(16).withTraceEvents(1 << 18);
         IomapFs fs = IomapFs.open(img, cfg);
         if (inject) {
-            fs.write("inject/seed", Long.toString(seed));
-            fs.write("inject/target_range", "0-32768");
-            fs.write("inject/write_delay_ms", "1");
-            fs.write("inject/wb_delay_ms", "1");
-            fs.write("inject/copyin_fail", "0.3");
-            fs.write("inject/reclaim_every_ms", "2");
+            injectDelaysShortCopiesAndReclaim(fs, seed, "0-32768");
             System.out.println("EngineStressTest injections: " + fs.read("inject/copyin_fail").strip() + " short copy-ins, 1 ms delays, reclaim every 2 ms over 0-32768");
         }
         FileState[] files = new FileState[3];
@@ -220,28 +232,14 @@ class EngineStressTest {
         ConcurrentLinkedQueue<String> mismatches = new ConcurrentLinkedQueue<>();
         AtomicLong done = new AtomicLong();
         AtomicLong fsyncChecks = new AtomicLong();
-        List<Thread> ts = new ArrayList<>();
         List<Throwable> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
         long perThread = totalOps / threads;
-        for (int t = 0; t < threads; t++) {
-            int me = t;
-            Thread th = new Thread(() -> {
-                Random r = new Random(seed * 31 + me);
-                try {
-                    for (long i = 0; i < perThread && mismatches.size() < 5; i++) {
-                        step(fs, files[r.nextInt(files.length)], me, threads, r, mismatches, fsyncChecks);
-                        done.incrementAndGet();
-                    }
-                } catch (Throwable e) {
-                    errors.add(e);
-                }
-            }, "stress-" + t);
-            ts.add(th);
-            th.start();
-        }
-        for (Thread th : ts) {
-            th.join();
-        }
+        runThreads(threads, seed, "stress", errors, (me, r) -> {
+            for (long i = 0; i < perThread && mismatches.size() < 5; i++) {
+                step(fs, files[r.nextInt(files.length)], me, threads, r, mismatches, fsyncChecks);
+                done.incrementAndGet();
+            }
+        });
         for (FileState f : files) {
             f.testLock.writeLock().lock();
             try {

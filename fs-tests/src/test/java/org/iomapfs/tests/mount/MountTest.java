@@ -110,6 +110,14 @@ class MountTest {
 
     record ProcResult(int rc, String out) { }
 
+    /** The daemon process serving {@code mountPoint} (the CLI runs it with --foreground). */
+    static ProcessHandle daemonOf(Path mountPoint) {
+        return ProcessHandle.allProcesses()
+            .filter(p -> p.info().arguments().map(a -> List.of(a).contains(mountPoint.toString())
+                && List.of(a).contains("--foreground")).orElse(false))
+            .findFirst().orElseThrow();
+    }
+
     /** munmap now rather than at some GC: a live mapping keeps the mount busy for the final umount. */
     static void unmap(MappedByteBuffer m) throws ReflectiveOperationException {
         java.lang.reflect.Field f = Class.forName("sun.misc.Unsafe").getDeclaredField("theUnsafe");
@@ -380,10 +388,7 @@ class MountTest {
         assertEquals(0, cli("mount", image3.toString(), mnt3.toString()));
         byte[] data = random(5, 300_000);
         Files.write(mnt3.resolve("f"), data); // not fsynced: SIGTERM must flush it
-        ProcessHandle daemon = ProcessHandle.allProcesses()
-            .filter(p -> p.info().arguments().map(a -> List.of(a).contains(mnt3.toString())
-                && List.of(a).contains("--foreground")).orElse(false))
-            .findFirst().orElseThrow();
+        ProcessHandle daemon = daemonOf(mnt3);
         assertTrue(daemon.destroy()); // SIGTERM
         daemon.onExit().get(60, TimeUnit.SECONDS);
         assertFalse(Mounts.at(mnt3).isPresent());
@@ -421,10 +426,7 @@ class MountTest {
             System.arraycopy(patch, 0, synced.get("a"), 4096, patch.length);
         }
         Files.write(mnt4.resolve("unsynced"), random(78, 50_000));
-        ProcessHandle daemon = ProcessHandle.allProcesses()
-            .filter(p -> p.info().arguments().map(a -> List.of(a).contains(mnt4.toString())
-                && List.of(a).contains("--foreground")).orElse(false))
-            .findFirst().orElseThrow();
+        ProcessHandle daemon = daemonOf(mnt4);
         assertTrue(daemon.destroyForcibly()); // SIGKILL: nothing flushed, nothing unmounted
         daemon.onExit().get(60, TimeUnit.SECONDS);
         // the kernel still lists the dead mount; umount detaches it
