@@ -2,15 +2,12 @@ package org.iomapfs.tests;
 
 import org.iomapfs.core.EngineConfig;
 import org.iomapfs.core.IomapFs;
-import org.iomapfs.core.api.Errno;
-import org.iomapfs.core.api.FsException;
 import org.iomapfs.core.api.OpenFlags;
 import org.iomapfs.core.bugs.Bug;
 import org.iomapfs.core.extent.ExtentType;
 import org.iomapfs.core.hooks.HookPoint;
 import org.iomapfs.core.inode.Inode;
 import org.iomapfs.core.store.Mkfs;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -117,21 +114,6 @@ class StaleIomapTest {
             }
         } finally {
             fs.close();
-        }
-    }
-
-    @Test
-    void unknownSwitchesAndValuesAreRejectedAndChangeNothing() {
-        Path img = dir.resolve("img2");
-        Mkfs.format(img, 16L << 20, 4096, false);
-        try (IomapFs fs = IomapFs.open(img, EngineConfig.defaults())) {
-            assertEquals(Errno.ENOENT, assertThrows(FsException.class, () -> fs.write("bugs/nope", "buggy")).errno());
-            assertEquals(Errno.EINVAL, assertThrows(FsException.class, () -> fs.write("bugs/stale-iomap", "maybe")).errno());
-            assertEquals(Errno.EINVAL, assertThrows(FsException.class, () -> fs.write("mode", "on")).errno());
-            assertEquals("fixed\n", fs.read("bugs/stale-iomap"));
-            fs.write("mode", "buggy");
-            assertEquals("buggy\n", fs.read("bugs/stale-iomap"));
-            assertEquals("buggy\n", fs.read("mode"));
         }
     }
 }
