@@ -129,9 +129,10 @@ final class Report {
         for (String n : notes) {
             h.append("<p><em>").append(esc(n)).append("</em></p>\n");
         }
-        h.append("<p>Workloads: ");
+        h.append("<p>Workloads, and what their columns count: ");
         for (Workload w : Workload.values()) {
-            h.append("<br><b>").append(esc(w.label)).append("</b>: ").append(esc(w.description));
+            h.append("<br><b>").append(esc(w.label)).append("</b>: ").append(esc(w.description)).append(" (")
+                .append(esc(w.units)).append(")");
         }
         h.append("</p>\n<p>Per-run metric increases and the raw figures are in <a href=\"results.json\">results.json</a>; "
             + "each workload's output is under logs/.</p>\n</body></html>\n");

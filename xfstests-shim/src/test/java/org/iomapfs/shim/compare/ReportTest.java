@@ -5,10 +5,15 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -45,6 +50,25 @@ class ReportTest {
         byte[] png = Files.readAllBytes(dir.resolve("corrupted-markers.png"));
         assertEquals((byte) 0x89, png[0]);
         assertEquals('P', png[1]);
+        assertChartsResolve(dir, html);
+    }
+
+    /** Every image the page shows is a path relative to the page that names a PNG there which decodes. */
+    static void assertChartsResolve(Path dir, String html) throws Exception {
+        Matcher m = Pattern.compile("<img src=\"([^\"]+)\"").matcher(html);
+        List<String> srcs = new ArrayList<>();
+        while (m.find()) {
+            srcs.add(m.group(1));
+        }
+        assertEquals(List.of("corrupted-markers.png", "throughput.png"), srcs);
+        for (String src : srcs) {
+            Path png = dir.resolve(src);
+            assertFalse(Path.of(src).isAbsolute() || src.contains("/"), "relative to report.html: " + src);
+            BufferedImage img = ImageIO.read(png.toFile());
+            assertNotNull(img, src + " is a readable image");
+            assertEquals(900, img.getWidth());
+            assertEquals(420, img.getHeight());
+        }
     }
 
     @Test
