@@ -133,6 +133,11 @@ public final class Fsx implements Callable<Integer> {
         + "the whole file read through the daemon (0: only at the end) (default: ${DEFAULT-VALUE})")
     long checkEvery;
 
+    @Option(names = "--daemon-read", paramLabel = "HOW", description = "how the whole-file checks read through the "
+        + "daemon: both (a buffered read after dropping the kernel caches, then O_DIRECT) or odirect (O_DIRECT only: "
+        + "no machine-wide cache drop, for frequent --check-every) (default: ${DEFAULT-VALUE})")
+    String daemonRead = "both";
+
     @Option(names = {"-P", "--log-dir"}, description = "where FILE.fsxops and FILE.fsxgood go (default: FILE's "
         + "directory, like fsx)")
     Path logDir;
@@ -374,6 +379,9 @@ public final class Fsx implements Callable<Integer> {
         }
         if (closeProb < 0) {
             throw new Cli.BadArgument("--close-open must be positive");
+        }
+        if (!daemonRead.equals("both") && !daemonRead.equals("odirect")) {
+            throw new Cli.BadArgument("bad --daemon-read '" + daemonRead + "' (both or odirect)");
         }
         if (checkEvery < 0 || progressEvery < 0) {
             throw new Cli.BadArgument("--check-every and --progress must not be negative");
@@ -873,13 +881,14 @@ public final class Fsx implements Callable<Integer> {
 
     /**
      * Everything through the daemon: fsync, drop the kernel's caches, then read the whole file with buffered
-     * reads (clean pages were dropped, so they come from the daemon) and again with O_DIRECT.
+     * reads (clean pages were dropped, so they come from the daemon) and again with O_DIRECT (with --daemon-read
+     * odirect only the latter: FUSE sends an O_DIRECT read to the daemon past the page cache).
      */
     private void fullCheck(String what) {
         try {
             ch.force(true);
-            boolean dropped = DaemonRead.dropKernelCaches();
-            if (!dropped && !quiet) {
+            boolean dropped = daemonRead.equals("both") && DaemonRead.dropKernelCaches();
+            if (!dropped && daemonRead.equals("both") && !quiet) {
                 prt(what + ": cannot drop the kernel caches (not root?); checking with O_DIRECT only");
             }
             long size = Files.size(file);

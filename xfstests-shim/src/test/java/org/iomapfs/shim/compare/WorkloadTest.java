@@ -46,7 +46,8 @@ class WorkloadTest {
             assertEquals("fsx", s.workload());
             assertEquals(1500, s.ops(), w.label);
             assertEquals(2, s.rounds(), w.label + ": rounds of 1000 operations");
-            assertEquals(w == Workload.FSX_DIRECT ? "-Z" : "", s.detail().get("fsxOptions"));
+            assertEquals("--check-every 50 --daemon-read odirect -q" + (w == Workload.FSX_DIRECT ? " -Z" : ""),
+                s.detail().get("fsxOptions"));
         }
     }
 

@@ -84,12 +84,13 @@ class FsxLoopTest {
             }
         };
         Run r = run(loop, sink, "--rounds", "3", "--round-ops", "200", "-S", "11", "-P", tmp.resolve("logs").toString(),
-            tmp.resolve("t").toString());
+            tmp.resolve("t").toString(), "--", "--daemon-read", "odirect");
         assertEquals(1, r.rc(), "a round found bad data: " + r.out());
         assertEquals(3, r.result().rounds(), "the loop goes on after a failing round");
         assertEquals(600, r.result().ops());
         assertEquals(1, r.result().corruptedMarkers(), "one failing round");
         assertEquals(1, r.result().corruptedBytes(), "the one flipped byte");
+        assertTrue(r.out().contains("final check (O_DIRECT read) BAD DATA"), "found by the O_DIRECT check: " + r.out());
         assertTrue(r.result().firstCorruptionMs() >= 0);
         assertEquals(1L, ((Number) r.result().detail().get("badDataRounds")).longValue());
         Map<?, ?> failing = (Map<?, ?>) ((List<?>) r.result().detail().get("failingRounds")).get(0);
