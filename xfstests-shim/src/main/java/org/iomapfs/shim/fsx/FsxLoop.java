@@ -154,6 +154,13 @@ public final class FsxLoop implements Callable<Integer> {
                 break;
             }
         }
+        if (logDir != null) {
+            try (var left = Files.list(logs)) {
+                if (left.findAny().isEmpty()) {
+                    Files.delete(logs); // made for failing rounds' logs, and there were none
+                }
+            }
+        }
         out.println(summary(done, seed, roundOps, fsxArgs, firstMs, budget.elapsedMs()).line());
         if (done.stream().anyMatch(r -> r.status() != 0 && !r.corrupted())) {
             return 3;
