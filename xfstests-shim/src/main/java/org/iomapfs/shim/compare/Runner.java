@@ -99,10 +99,11 @@ final class Runner {
             Map<String, Long> fired = Control.bugFired(after);
             Control.bugFired(before).forEach((k, v) -> fired.merge(k, -v, Long::sum));
             RunResult r = s == null
-                ? new RunResult(w.label, t.mode, 0, 0, ms, 0, 0, 0, -1, fired, delta, applied, rc, error)
+                ? new RunResult(w.label, t.mode, 0, 0, ms, 0, 0, 0, -1, fired, delta, applied, Map.of(), rc, error)
                 : new RunResult(w.label, t.mode, s.rounds(), s.ops(), s.elapsedMs(),
                     s.elapsedMs() > 0 ? s.ops() * 1000.0 / s.elapsedMs() : 0, s.corruptedMarkers(), s.corruptedBytes(),
-                    s.firstCorruptionMs(), fired, delta, applied, rc, error);
+                    s.firstCorruptionMs(), fired, delta, applied, s.detail() == null ? Map.of() : s.detail(), rc,
+                    error);
             end(label, r);
             return r;
         } finally {
