@@ -29,8 +29,8 @@ import java.util.stream.Stream;
         + "the first corruption, the bug-fired counters and throughput: a table here, results.json and "
         + "report.html (with PNG charts) in --out.",
         "Exit 0: the fixed mode showed no corruption; 1: it did; 2: bad arguments; 3: a mount or a workload failed."},
-    footer = {"", "Workloads (default: pwrite-vs-mmap, partial-block and fsx; --workload all runs every one),",
-        "with their injections:",
+    footer = {"", "Workloads (default: pwrite-vs-mmap, partial-block and fsx; --workload all",
+        "runs every one), with their injections:",
         "  pwrite-vs-mmap  generic/346 (holetest -w) looped on fresh sparse files,",
         "                  syncfs during the race;",
         "                  copyin_fail=0.5 copyin_bytes=0 write_delay_ms=2",
