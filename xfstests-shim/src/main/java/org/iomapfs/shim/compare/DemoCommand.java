@@ -59,7 +59,7 @@ public final class DemoCommand implements Callable<Integer> {
             }
             System.out.print(Report.table(results));
             for (Workload w : ws) {
-                System.out.println(w.label + ": " + w.units + ".");
+                System.out.println("Columns for " + w.label + ": " + w.units + ".");
             }
             System.out.println("bug fired: how often a buggy branch did its harm (MNT/.iomapfs/metrics). More: "
                 + "./iomapfs compare --help, docs/bugs.md.");

@@ -96,7 +96,7 @@ final class Report {
         System.setProperty("java.awt.headless", "true");
         List<String> charts = new ArrayList<>();
         List<String> notes = new ArrayList<>();
-        chart(dir, "corrupted-markers.png", "Corrupted markers: lost markers, xfs/559 rounds that lost the byte, failing fsx rounds", "markers",
+        chart(dir, "corrupted-markers.png", "Corrupted markers (for fsx: failing rounds)", "markers",
             results, r -> (double) r.corruptedMarkers(), charts, notes);
         chart(dir, "throughput.png", "Throughput", "operations per second", results, RunResult::opsPerSec, charts, notes);
         StringBuilder h = new StringBuilder();

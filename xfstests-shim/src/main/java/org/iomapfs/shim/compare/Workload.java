@@ -49,8 +49,8 @@ public enum Workload {
     },
     /** xfs/559: a slow write ending one byte into a page that writeback and reclaim take away (stale iomap). */
     PARTIAL_BLOCK("partial-block", "xfs/559: slow write ending 1 byte into a page written back and evicted meanwhile",
-        "op: a round (one racing write); marker: a round whose dirtied last byte (0x58) was lost; bytes: bytes "
-            + "differing from xfs/559's file.compare", Map.of("write_delay_ms", "200")) {
+        "ops: rounds (one racing write each); bad markers: rounds whose dirtied last byte (0x58) was lost; bad "
+            + "bytes: bytes differing from xfs/559's file.compare", Map.of("write_delay_ms", "200")) {
         @Override
         List<String> args(Path file, Path logDir) {
             return List.of(PartialBlockWrite.class.getName(), "--trigger", "control", file.toString());
@@ -91,17 +91,18 @@ public enum Workload {
 
     /** The units of the shared columns (a nested class: enum constants may not name the enum's own statics). */
     static final class Units {
-        static final String HOLETEST = "op: an 8-byte marker store; marker: a marker found missing through the "
-            + "mapping or, after fsync, through the daemon (O_DIRECT); bytes: wrong bytes, in the markers and in the zeros between them";
-        static final String FSX = "op: an fsx operation; marker: a failing fsx round (fsx stops at its first "
-            + "mismatch, so at most one per round); bytes: the bytes that round's failing read found wrong";
+        static final String HOLETEST = "ops: 8-byte marker stores; bad markers: markers found missing through the "
+            + "mapping or, after fsync, through the daemon (O_DIRECT); bad bytes: wrong bytes, in the markers and "
+            + "in the zeros between them";
+        static final String FSX = "ops: fsx operations; bad markers: failing fsx rounds (fsx stops at its first "
+            + "mismatch, so at most one per round); bad bytes: the bytes the failing reads found wrong";
 
         private Units() { }
     }
 
     public final String label;
     public final String description;
-    /** What an op, a corrupted marker and a corrupted byte are for this workload. */
+    /** What the ops, bad markers and bad bytes columns count for this workload. */
     public final String units;
     /** inject/KNOB values set for this workload unless the user gives the knob. */
     public final Map<String, String> injections;
