@@ -28,13 +28,14 @@ import static org.junit.jupiter.api.Assertions.*;
  * (xfstests-shim/measure-miss-rate; figures in xfstests-shim/README.md, Tests) so that a buggy run shows no
  * corruption far less often than once in a thousand: pwrite-vs-mmap 1024 stores lost 43-86 markers per run
  * (estimated miss 2e-6), partial-block 4 rounds lost the byte in 156 of 160 rounds (4e-7), fsx 1000
- * operations failed 4-13 rounds per run (rate 1/118 operations: 2e-4 at 1000, 3e-6 at the 1500 used here).
+ * operations failed 4-13 rounds per run (one per 118 operations: 2e-4). fsx's 1000 keeps this class near two
+ * minutes on a loaded 2-core machine; 1500 would miss 3e-6 for ~5-10 s more.
  */
 class CompareTest {
     /** Run lengths: see the class comment and xfstests-shim/README.md (Tests) for how often each would miss. */
     static final String PWRITE_OPS = "1024";
     static final String PARTIAL_ROUNDS = "4";
-    static final String FSX_OPS = "1500";
+    static final String FSX_OPS = "1000";
 
     @TempDir
     Path dir;
