@@ -8,20 +8,35 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
  * {@code iomapfs compare} (its own JVM, mounting a buggy and a fixed image through the CLI) in both directions:
  * the buggy mount loses markers, and its bug-fired counters say which bug did it; the fixed mount loses none.
- * The runs are bounded by operation counts at which, on 2 cores, every buggy run measured so far lost data
- * many times over (pwrite-vs-mmap: ~5% of its markers; partial-block: every round).
+ * The runs are bounded by operation counts chosen from 30-40 repeated compares each on the 2-core build machine
+ * (xfstests-shim/measure-miss-rate; figures in xfstests-shim/README.md, Tests) so that a buggy run shows no
+ * corruption far less often than once in a thousand: pwrite-vs-mmap 1024 stores lost 43-86 markers per run
+ * (estimated miss 2e-6), partial-block 4 rounds lost the byte in 156 of 160 rounds (4e-7), fsx 1000
+ * operations failed 4-13 rounds per run (one per 118 operations: 2e-4). fsx's 1000 keeps this class near two
+ * minutes on a loaded 2-core machine; 1500 would miss 3e-6 for ~5-10 s more.
  */
 class CompareTest {
+    /** Run lengths: see the class comment and xfstests-shim/README.md (Tests) for how often each would miss. */
+    static final String PWRITE_OPS = "1024";
+    static final String PARTIAL_ROUNDS = "4";
+    static final String FSX_OPS = "1000";
+
     @TempDir
     Path dir;
 
@@ -36,8 +51,7 @@ class CompareTest {
         LiveMount.Proc p = LiveMount.workload(600, ShimMain.class.getName(), "compare", "--workload", workload,
             "--ops", ops, "--out", out.toString());
         assertEquals(0, p.rc(), "compare exits 0 when the fixed mode shows no corruption:\n" + p.out());
-        assertTrue(Files.size(out.resolve("report.html")) > 0);
-        assertTrue(Files.exists(out.resolve("corrupted-markers.png")), "the report's chart");
+        assertChartsShowInTheReport(out);
         JsonNode doc = new ObjectMapper().readTree(out.resolve("results.json").toFile());
         Map<String, JsonNode> byMode = new HashMap<>();
         for (JsonNode r : doc.get("runs")) {
@@ -47,6 +61,23 @@ class CompareTest {
         }
         assertEquals(2, byMode.size(), "one buggy and one fixed run");
         return byMode;
+    }
+
+    /** report.html shows its two charts by paths relative to itself, and each is a PNG that decodes. */
+    static void assertChartsShowInTheReport(Path out) throws Exception {
+        String html = Files.readString(out.resolve("report.html"));
+        Matcher m = Pattern.compile("<img src=\"([^\"]+)\"").matcher(html);
+        List<String> srcs = new ArrayList<>();
+        while (m.find()) {
+            srcs.add(m.group(1));
+        }
+        assertEquals(List.of("corrupted-markers.png", "throughput.png"), srcs, html);
+        for (String src : srcs) {
+            assertFalse(src.startsWith("/") || src.contains(":"), "a path relative to report.html: " + src);
+            BufferedImage img = ImageIO.read(out.resolve(src).toFile());
+            assertNotNull(img, src + " decodes as an image");
+            assertTrue(img.getWidth() > 0 && img.getHeight() > 0, src);
+        }
     }
 
     static void assertFixedClean(JsonNode fixed) {
@@ -59,7 +90,7 @@ class CompareTest {
 
     @Test
     void pwriteVersusMmapWithShortCopyInsLosesMarkersOnlyWhenBuggy() throws Exception {
-        Map<String, JsonNode> r = compare("pwrite-vs-mmap", "1024");
+        Map<String, JsonNode> r = compare("pwrite-vs-mmap", PWRITE_OPS);
         JsonNode buggy = r.get("buggy");
         assertEquals("0.5", buggy.get("injections").get("copyin_fail").asText());
         assertTrue(buggy.get("corruptedMarkers").asLong() > 0, "buggy mode lost no marker: " + buggy);
@@ -71,7 +102,7 @@ class CompareTest {
 
     @Test
     void partialBlockWriteLosesTheDirtyByteOnlyWhenBuggy() throws Exception {
-        Map<String, JsonNode> r = compare("partial-block", "4");
+        Map<String, JsonNode> r = compare("partial-block", PARTIAL_ROUNDS);
         JsonNode buggy = r.get("buggy");
         assertEquals("200", buggy.get("injections").get("write_delay_ms").asText());
         assertTrue(buggy.get("corruptedMarkers").asLong() > 0, "buggy mode kept every dirtied byte: " + buggy);
@@ -80,6 +111,26 @@ class CompareTest {
         assertFixedClean(fixed);
         assertTrue(fixed.get("metrics").path("iomapfs_iomap_stale_total").asDouble() > 0,
             "the fixed mode found the cached map stale (xfs/559 checks the xfs_iomap_invalid tracepoint): " + fixed);
+    }
+
+    /**
+     * fsx (in rounds, the daemon's copy checked every 50 operations) with a fifth of the copy-ins short: the buggy
+     * page fault punches the delalloc under the page it dirtied (mkwrite-uses-write-ops), a round fails and keeps
+     * its .fsxops for --replay; the fixed mount passes every round.
+     */
+    @Test
+    void fsxFailsRoundsOnlyWhenBuggy() throws Exception {
+        Map<String, JsonNode> r = compare("fsx", FSX_OPS);
+        JsonNode buggy = r.get("buggy");
+        assertEquals("0.2", buggy.get("injections").get("copyin_fail").asText());
+        assertTrue(buggy.get("corruptedMarkers").asLong() > 0, "no fsx round failed in buggy mode: " + buggy);
+        assertTrue(buggy.get("bugFired").get("mkwrite-uses-write-ops").asLong() > 0, "the bug fired: " + buggy);
+        try (var logs = Files.list(dir.resolve("out/logs/fsx.buggy"))) {
+            assertTrue(logs.anyMatch(f -> f.toString().endsWith(".fsxops")), "a failing round's replay log is kept");
+        }
+        JsonNode fixed = r.get("fixed");
+        assertFixedClean(fixed);
+        assertEquals(Long.parseLong(FSX_OPS), fixed.get("ops").asLong(), "the fixed mount ran every operation");
     }
 
     @Test

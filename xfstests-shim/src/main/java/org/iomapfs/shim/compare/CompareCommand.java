@@ -29,7 +29,8 @@ import java.util.stream.Stream;
         + "the first corruption, the bug-fired counters and throughput: a table here, results.json and "
         + "report.html (with PNG charts) in --out.",
         "Exit 0: the fixed mode showed no corruption; 1: it did; 2: bad arguments; 3: a mount or a workload failed."},
-    footer = {"", "Workloads (default: pwrite-vs-mmap and partial-block), with their injections:",
+    footer = {"", "Workloads (default: pwrite-vs-mmap, partial-block and fsx; --workload all",
+        "runs every one), with their injections:",
         "  pwrite-vs-mmap  generic/346 (holetest -w) looped on fresh sparse files,",
         "                  syncfs during the race;",
         "                  copyin_fail=0.5 copyin_bytes=0 write_delay_ms=2",
@@ -38,10 +39,18 @@ import java.util.stream.Stream;
         "  holetest        holetest -f -w FILE 16 as generic/346 runs it; none",
         "  partial-block   xfs/559: a slow write ending 1 byte into a page that is",
         "                  written back and evicted meanwhile; write_delay_ms=200",
-        "--inject values replace a workload's own, for every workload. An op is a",
-        "marker store for the holetest workloads, a racing write for partial-block."})
+        "  fsx             fsx (ltp/fsx.c) in rounds of 1000 ops on fresh files, mapped",
+        "                  reads and writes included, the whole file checked through",
+        "                  the daemon every 50 ops; copyin_fail=0.2 copyin_bytes=0",
+        "  fsx-direct      the same with fsx -Z (O_DIRECT reads and writes); same",
+        "--inject values replace a workload's own, for every workload.",
+        "What the columns count: an op is a marker store for the holetest workloads, a",
+        "racing write for partial-block, an fsx operation for fsx. A bad marker is a",
+        "marker lost (holetest), a round that lost its dirtied byte (partial-block), a",
+        "failing fsx round (fsx stops at its first mismatch: at most one per round);",
+        "bad bytes for fsx are those the failing reads found wrong."})
 public final class CompareCommand implements Callable<Integer> {
-    @Option(names = "--workload", paramLabel = "W", description = "workload to run (repeatable)")
+    @Option(names = "--workload", paramLabel = "W", description = "workload to run (repeatable; all: every one)")
     List<String> workloads = new ArrayList<>();
     @Option(names = "--inject", paramLabel = "KNOB=VALUE", description = "fault-injection knob for every run (repeatable)")
     Map<String, String> injections = new LinkedHashMap<>();
@@ -63,7 +72,8 @@ public final class CompareCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        List<Workload> ws = parseWorkloads(spec, workloads, List.of(Workload.PWRITE_VS_MMAP, Workload.PARTIAL_BLOCK));
+        List<Workload> ws = parseWorkloads(spec, workloads,
+            List.of(Workload.PWRITE_VS_MMAP, Workload.PARTIAL_BLOCK, Workload.FSX));
         if (durationMs != null && ops != null) {
             throw new CommandLine.ParameterException(spec.commandLine(), "give --duration or --ops, not both");
         }
@@ -162,13 +172,17 @@ public final class CompareCommand implements Callable<Integer> {
         }
         List<Workload> ws = new ArrayList<>();
         for (String s : names) {
+            if (s.equals("all")) {
+                ws.addAll(List.of(Workload.values()));
+                continue;
+            }
             try {
                 ws.add(Workload.parse(s));
             } catch (IllegalArgumentException e) {
                 throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }
         }
-        return ws;
+        return ws.stream().distinct().toList();
     }
 
     static void removeTree(Path dir) throws IOException {

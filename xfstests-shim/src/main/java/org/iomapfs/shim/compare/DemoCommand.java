@@ -58,9 +58,11 @@ public final class DemoCommand implements Callable<Integer> {
                 mount.select(); // back to fixed before the unmount
             }
             System.out.print(Report.table(results));
-            System.out.println("bad markers: holetest's 8-byte markers found missing through the mapping or, after "
-                + "fsync, through the daemon (O_DIRECT); bug fired: how often a buggy branch did its harm "
-                + "(MNT/.iomapfs/metrics). More: ./iomapfs compare --help, docs/bugs.md.");
+            for (Workload w : ws) {
+                System.out.println("Columns for " + w.label + ": " + w.units + ".");
+            }
+            System.out.println("bug fired: how often a buggy branch did its harm (MNT/.iomapfs/metrics). More: "
+                + "./iomapfs compare --help, docs/bugs.md.");
             if (out != null) {
                 Map<String, Object> settings = new LinkedHashMap<>();
                 settings.put("workloads", ws.stream().map(w -> w.label).toList());

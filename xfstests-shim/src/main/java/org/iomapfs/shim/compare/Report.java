@@ -96,7 +96,7 @@ final class Report {
         System.setProperty("java.awt.headless", "true");
         List<String> charts = new ArrayList<>();
         List<String> notes = new ArrayList<>();
-        chart(dir, "corrupted-markers.png", "Corrupted markers (what the daemon or the mapping lost)", "markers",
+        chart(dir, "corrupted-markers.png", "Corrupted markers (for fsx: failing rounds)", "markers",
             results, r -> (double) r.corruptedMarkers(), charts, notes);
         chart(dir, "throughput.png", "Throughput", "operations per second", results, RunResult::opsPerSec, charts, notes);
         StringBuilder h = new StringBuilder();
@@ -129,9 +129,10 @@ final class Report {
         for (String n : notes) {
             h.append("<p><em>").append(esc(n)).append("</em></p>\n");
         }
-        h.append("<p>Workloads: ");
+        h.append("<p>Workloads, and what their columns count: ");
         for (Workload w : Workload.values()) {
-            h.append("<br><b>").append(esc(w.label)).append("</b>: ").append(esc(w.description));
+            h.append("<br><b>").append(esc(w.label)).append("</b>: ").append(esc(w.description)).append(" (")
+                .append(esc(w.units)).append(")");
         }
         h.append("</p>\n<p>Per-run metric increases and the raw figures are in <a href=\"results.json\">results.json</a>; "
             + "each workload's output is under logs/.</p>\n</body></html>\n");

@@ -70,7 +70,7 @@ final class Runner {
             long start = System.nanoTime();
             Path log = logDir.resolve(w.label + "." + t.mode + ".log");
             List<String> cmd = new ArrayList<>(List.of(Cli.java(), "-cp", System.getProperty("java.class.path")));
-            cmd.addAll(w.command(dir.resolve("testfile"), ops, durationMs));
+            cmd.addAll(w.command(dir.resolve("testfile"), logDir.resolve(w.label + "." + t.mode), ops, durationMs));
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             Summary[] got = new Summary[1];
             Thread pump = new Thread(() -> pump(p, log, label, got), "pump");
@@ -84,7 +84,7 @@ final class Runner {
             rc = p.exitValue();
             s = got[0];
             if (error == null && (s == null || rc > 1)) {
-                error = "exited " + rc + " without a result (see " + log + ")";
+                error = "exited " + rc + (s == null ? " without a result" : "") + " (see " + log + ")";
             }
             long ms = (System.nanoTime() - start) / 1_000_000;
             Map<String, Double> after = c.samples();
@@ -99,10 +99,11 @@ final class Runner {
             Map<String, Long> fired = Control.bugFired(after);
             Control.bugFired(before).forEach((k, v) -> fired.merge(k, -v, Long::sum));
             RunResult r = s == null
-                ? new RunResult(w.label, t.mode, 0, 0, ms, 0, 0, 0, -1, fired, delta, applied, rc, error)
+                ? new RunResult(w.label, t.mode, 0, 0, ms, 0, 0, 0, -1, fired, delta, applied, Map.of(), rc, error)
                 : new RunResult(w.label, t.mode, s.rounds(), s.ops(), s.elapsedMs(),
                     s.elapsedMs() > 0 ? s.ops() * 1000.0 / s.elapsedMs() : 0, s.corruptedMarkers(), s.corruptedBytes(),
-                    s.firstCorruptionMs(), fired, delta, applied, rc, error);
+                    s.firstCorruptionMs(), fired, delta, applied, s.detail() == null ? Map.of() : s.detail(), rc,
+                    error);
             end(label, r);
             return r;
         } finally {

@@ -1,5 +1,6 @@
 package org.iomapfs.shim.compare;
 
+import org.iomapfs.shim.fsx.FsxLoop;
 import org.iomapfs.shim.holetest.Holetest;
 import org.iomapfs.shim.partialblock.PartialBlockWrite;
 
@@ -11,7 +12,8 @@ import java.util.Map;
 
 /**
  * The workloads compare can run: a main class of this module started as its own process against a file on
- * the mount, with the injections that make its race reachable (the user's --inject values win).
+ * the mount, with the injections that make its race reachable (the user's --inject values win). {@link #units}
+ * says what an op and a corrupted marker are for each, since the table's columns are shared.
  */
 public enum Workload {
     /**
@@ -21,55 +23,103 @@ public enum Workload {
      * failed-write cleanup (118e021b4b66, 198dd8aedee6, f43dc4dc3eff) runs next to the fault path's folios.
      */
     PWRITE_VS_MMAP("pwrite-vs-mmap", "generic/346 (holetest -w) looped on fresh sparse files, syncfs during the race",
-        knobs("copyin_fail", "0.5", "copyin_bytes", "0", "write_delay_ms", "2")) {
+        Units.HOLETEST, knobs("copyin_fail", "0.5", "copyin_bytes", "0", "write_delay_ms", "2")) {
         @Override
-        List<String> args(Path file) {
+        List<String> args(Path file, Path logDir) {
             return List.of(Holetest.class.getName(), "-f", "-w", "--sizing", "ftruncate", "--msync-ms", "1",
                 "--flush", "syncfs", "--daemon-read", "odirect", file.toString(), "64K");
         }
     },
     /** generic/344-345's holetest without -w, looped: both writers store through the mapping. */
     MMAP_VS_MMAP("mmap-vs-mmap", "generic/344-345 (holetest) looped on fresh sparse files, syncfs during the race",
-        knobs("copyin_fail", "0.5", "copyin_bytes", "0")) {
+        Units.HOLETEST, knobs("copyin_fail", "0.5", "copyin_bytes", "0")) {
         @Override
-        List<String> args(Path file) {
+        List<String> args(Path file, Path logDir) {
             return List.of(Holetest.class.getName(), "-f", "--sizing", "ftruncate", "--msync-ms", "1",
                 "--flush", "syncfs", "--daemon-read", "odirect", file.toString(), "64K");
         }
     },
     /** holetest -w as fstests runs it (16 MiB, the four sizing methods in turn), no injection. */
-    HOLETEST("holetest", "generic/346 as fstests runs it: holetest -f -w FILE 16, four sizing methods", Map.of()) {
+    HOLETEST("holetest", "generic/346 as fstests runs it: holetest -f -w FILE 16, four sizing methods",
+        Units.HOLETEST, Map.of()) {
         @Override
-        List<String> args(Path file) {
+        List<String> args(Path file, Path logDir) {
             return List.of(Holetest.class.getName(), "-f", "-w", "--daemon-read", "odirect", file.toString(), "16");
         }
     },
     /** xfs/559: a slow write ending one byte into a page that writeback and reclaim take away (stale iomap). */
     PARTIAL_BLOCK("partial-block", "xfs/559: slow write ending 1 byte into a page written back and evicted meanwhile",
-        Map.of("write_delay_ms", "200")) {
+        "ops: rounds (one racing write each); bad markers: rounds whose dirtied last byte (0x58) was lost; bad "
+            + "bytes: bytes differing from xfs/559's file.compare", Map.of("write_delay_ms", "200")) {
         @Override
-        List<String> args(Path file) {
+        List<String> args(Path file, Path logDir) {
             return List.of(PartialBlockWrite.class.getName(), "--trigger", "control", file.toString());
+        }
+    },
+    /**
+     * fstests' fsx (ltp/fsx.c) in rounds of 1000 operations on fresh files: the mapped writes' page faults meet
+     * short copy-ins (a fifth fail with nothing copied), the path of mkwrite-uses-write-ops (118e021b4b66): the
+     * buggy fault punches the delalloc under the page it just dirtied. The kernel's page cache still holds the
+     * data, so fsx's own reads rarely see the loss (measured: one failing round per ~1000 operations); a
+     * whole-file O_DIRECT check through the daemon every 50 operations finds it within ~100.
+     */
+    FSX("fsx", "fsx (ltp/fsx.c, generic/075-like) in rounds of 1000 ops on fresh files: reads, writes, mapped "
+        + "reads and writes, truncate, fallocate, punch, zero range, fsync; checked against a shadow copy, the "
+        + "whole file through the daemon every 50 ops", Units.FSX, knobs("copyin_fail", "0.2", "copyin_bytes", "0")) {
+        @Override
+        List<String> args(Path file, Path logDir) {
+            return fsx(file, logDir);
+        }
+    },
+    /** fsx -Z (generic/091, 263): reads and writes through O_DIRECT; mapped ones still through the page cache. */
+    FSX_DIRECT("fsx-direct", "fsx -Z (generic/263-like) in rounds of 1000 ops: O_DIRECT reads and writes, mapped "
+        + "reads and writes through the page cache; the whole file through the daemon every 50 ops", Units.FSX,
+        knobs("copyin_fail", "0.2", "copyin_bytes", "0")) {
+        @Override
+        List<String> args(Path file, Path logDir) {
+            return fsx(file, logDir, "-Z");
         }
     };
 
+    /** fsx-loop on FILE, failing rounds' logs in logDir, each round checking the daemon's copy every 50 ops. */
+    static List<String> fsx(Path file, Path logDir, String... more) {
+        List<String> a = new ArrayList<>(List.of(FsxLoop.class.getName(), "-P", logDir.toString(), file.toString(),
+            "--", "--check-every", "50", "--daemon-read", "odirect", "-q"));
+        a.addAll(List.of(more));
+        return a;
+    }
+
+    /** The units of the shared columns (a nested class: enum constants may not name the enum's own statics). */
+    static final class Units {
+        static final String HOLETEST = "ops: 8-byte marker stores; bad markers: markers found missing through the "
+            + "mapping or, after fsync, through the daemon (O_DIRECT); bad bytes: wrong bytes, in the markers and "
+            + "in the zeros between them";
+        static final String FSX = "ops: fsx operations; bad markers: failing fsx rounds (fsx stops at its first "
+            + "mismatch, so at most one per round); bad bytes: the bytes the failing reads found wrong";
+
+        private Units() { }
+    }
+
     public final String label;
     public final String description;
+    /** What the ops, bad markers and bad bytes columns count for this workload. */
+    public final String units;
     /** inject/KNOB values set for this workload unless the user gives the knob. */
     public final Map<String, String> injections;
 
-    Workload(String label, String description, Map<String, String> injections) {
+    Workload(String label, String description, String units, Map<String, String> injections) {
         this.label = label;
         this.description = description;
+        this.units = units;
         this.injections = injections;
     }
 
-    /** Main class and its arguments, without the run bounds. */
-    abstract List<String> args(Path file);
+    /** Main class and its arguments, without the run bounds; logDir is for files the workload keeps (fsx's logs). */
+    abstract List<String> args(Path file, Path logDir);
 
     /** Main class and arguments with the bounds: --ops N, --duration MS (the workload's own meaning of an op). */
-    List<String> command(Path file, long ops, long durationMs) {
-        List<String> a = new ArrayList<>(args(file));
+    List<String> command(Path file, Path logDir, long ops, long durationMs) {
+        List<String> a = new ArrayList<>(args(file, logDir));
         if (ops > 0) {
             a.add(1, "--ops=" + ops);
         }
@@ -94,6 +144,7 @@ public enum Workload {
         return m;
     }
 
+    /** One workload by its label. */
     public static Workload parse(String s) {
         for (Workload w : values()) {
             if (w.label.equals(s)) {
@@ -104,6 +155,6 @@ public enum Workload {
         for (Workload w : values()) {
             names.add(w.label);
         }
-        throw new IllegalArgumentException("unknown workload '" + s + "' (" + String.join(", ", names) + ")");
+        throw new IllegalArgumentException("unknown workload '" + s + "' (" + String.join(", ", names) + ", or all)");
     }
 }

@@ -2,7 +2,6 @@ package org.iomapfs.shim.fsx;
 
 import com.sun.nio.file.ExtendedOpenOption;
 import org.iomapfs.shim.io.DaemonRead;
-import org.iomapfs.shim.sys.Mappings;
 import org.iomapfs.shim.sys.Cli;
 import org.iomapfs.shim.sys.DaemonView;
 import org.iomapfs.shim.sys.LibC;
@@ -134,6 +133,11 @@ public final class Fsx implements Callable<Integer> {
         + "the whole file read through the daemon (0: only at the end) (default: ${DEFAULT-VALUE})")
     long checkEvery;
 
+    @Option(names = "--daemon-read", paramLabel = "HOW", description = "how the whole-file checks read through the "
+        + "daemon: both (a buffered read after dropping the kernel caches, then O_DIRECT) or odirect (O_DIRECT only: "
+        + "no machine-wide cache drop, for frequent --check-every) (default: ${DEFAULT-VALUE})")
+    String daemonRead = "both";
+
     @Option(names = {"-P", "--log-dir"}, description = "where FILE.fsxops and FILE.fsxgood go (default: FILE's "
         + "directory, like fsx)")
     Path logDir;
@@ -168,6 +172,11 @@ public final class Fsx implements Callable<Integer> {
     private final long[] opNanos = new long[OP_MAX];
     /** Test seam: runs after each operation's checks with the operation number (a unit test corrupts the file). */
     java.util.function.LongConsumer afterOp;
+    /** Asked before each operation; false ends the run early (FsxLoop's time budget), still with the final check. */
+    java.util.function.BooleanSupplier keepGoing = () -> true;
+    /** The failing check's mismatched bytes (from the first bad one to the end of the read) and first bad offset. */
+    private long badBytes;
+    private long firstBadOffset = -1;
     private FileChannel ch;
     private FileChannel mapCh;
     private LibC.Fd lfd;
@@ -315,7 +324,7 @@ public final class Fsx implements Callable<Integer> {
                 "FALLOC_FL_PUNCH_HOLE");
             zeroRangeCalls = !noZeroRange && testFallocate(LibC.FALLOC_FL_ZERO_RANGE, "FALLOC_FL_ZERO_RANGE");
 
-            while (numOps < 0 || testcalls < numOps) {
+            while ((numOps < 0 || testcalls < numOps) && keepGoing.getAsBoolean()) {
                 if (!test()) {
                     break;
                 }
@@ -347,7 +356,8 @@ public final class Fsx implements Callable<Integer> {
         return 0;
     }
 
-    private void validate() {
+    /** Checks the options (Cli.BadArgument names the bad one) and fills in the boundaries' defaults. */
+    void validate() {
         if (maxFileLen <= 0 || maxFileLen > Integer.MAX_VALUE - 16) {
             throw new Cli.BadArgument("--max-file-len must be between 1 and " + (Integer.MAX_VALUE - 16));
         }
@@ -369,6 +379,9 @@ public final class Fsx implements Callable<Integer> {
         }
         if (closeProb < 0) {
             throw new Cli.BadArgument("--close-open must be positive");
+        }
+        if (!daemonRead.equals("both") && !daemonRead.equals("odirect")) {
+            throw new Cli.BadArgument("bad --daemon-read '" + daemonRead + "' (both or odirect)");
         }
         if (checkEvery < 0 || progressEvery < 0) {
             throw new Cli.BadArgument("--check-every and --progress must not be negative");
@@ -835,6 +848,8 @@ public final class Fsx implements Callable<Integer> {
             }
         }
         long bad = offset + first;
+        badBytes = n;
+        firstBadOffset = bad;
         int from = first;
         int to = Math.min(size, first + 16);
         HexFormat hex = HexFormat.ofDelimiter(" ");
@@ -866,13 +881,14 @@ public final class Fsx implements Callable<Integer> {
 
     /**
      * Everything through the daemon: fsync, drop the kernel's caches, then read the whole file with buffered
-     * reads (clean pages were dropped, so they come from the daemon) and again with O_DIRECT.
+     * reads (clean pages were dropped, so they come from the daemon) and again with O_DIRECT (with --daemon-read
+     * odirect only the latter: FUSE sends an O_DIRECT read to the daemon past the page cache).
      */
     private void fullCheck(String what) {
         try {
             ch.force(true);
-            boolean dropped = DaemonRead.dropKernelCaches();
-            if (!dropped && !quiet) {
+            boolean dropped = daemonRead.equals("both") && DaemonRead.dropKernelCaches();
+            if (!dropped && daemonRead.equals("both") && !quiet) {
                 prt(what + ": cannot drop the kernel caches (not root?); checking with O_DIRECT only");
             }
             long size = Files.size(file);
@@ -922,6 +938,21 @@ public final class Fsx implements Callable<Integer> {
         } catch (IOException ignored) {
             // closed already
         }
+    }
+
+    /** Operations run so far (fsx's testcalls). */
+    long operations() {
+        return testcalls;
+    }
+
+    /** Bytes that the failing read found wrong (fsx's count, from the first bad byte on); 0 if no read failed. */
+    long badBytes() {
+        return badBytes;
+    }
+
+    /** Offset of the first bad byte of the failing read; -1 if no read failed. */
+    long firstBadOffset() {
+        return firstBadOffset;
     }
 
     private Failure fail(int status, String message) {

@@ -144,6 +144,9 @@ class FsxTest {
         assertEquals(2, r.rc());
         assertEquals(1, r.out().strip().lines().count(), r.out());
         assertTrue(r.out().contains("multiples of 4096"), r.out());
+        Run how = run(new Fsx(), "--daemon-read", "page-cache", tmp.resolve("f").toString());
+        assertEquals(2, how.rc());
+        assertTrue(how.out().contains("bad --daemon-read 'page-cache'"), how.out());
         Run missing = run(new Fsx(), "-N", "10");
         assertEquals(2, missing.rc());
         assertEquals(1, missing.out().strip().lines().count(), missing.out());
