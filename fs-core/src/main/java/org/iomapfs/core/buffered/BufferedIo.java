@@ -337,8 +337,10 @@ public final class BufferedIo {
                 continue;
             }
             boolean zero = blockNeedsZeroing(iter, blockStart);
-            ctx.trace.emit(Trace.Event.WRITE_BEGIN, inode.ino, folio.pos() + poff, plen, (zero ? "zero around " : "read around ")
-                    + "[" + pos + "," + (pos + len) + ") " + iter.iomap);
+            Iomap map = iter.iomap;
+            int flagsThen = map.flags;
+            ctx.trace.emit(Trace.Event.WRITE_BEGIN, inode.ino, folio.pos() + poff, plen, () -> (zero ? "zero around [" : "read around [")
+                    + pos + "," + (pos + len) + ") " + map.describe(flagsThen));
             if (zero) {
                 if (iter.usingStaleMap) {
                     ctx.bugs.fired(Bug.STALE_IOMAP);

@@ -44,7 +44,13 @@ public final class Iomap {
 
     @Override
     public String toString() {
-        return "iomap[" + offset + "+" + length + " " + type + (isNew() ? " NEW" : "") + (isStale() ? " STALE" : "")
-                + (addr != NULL_ADDR ? " @" + addr : "") + " cookie=" + validityCookie + "]";
+        return describe(flags);
+    }
+
+    /** This mapping as it was when its flags were {@code flagsThen} (the trace snapshots them). */
+    public String describe(int flagsThen) {
+        return "iomap[" + offset + "+" + length + " " + type + ((flagsThen & F_NEW) != 0 ? " NEW" : "")
+                + ((flagsThen & F_STALE) != 0 ? " STALE" : "") + (addr != NULL_ADDR ? " @" + addr : "")
+                + " cookie=" + validityCookie + "]";
     }
 }

@@ -19,6 +19,8 @@ public final class AddressSpace {
     private final PageCache cache;
     private final ConcurrentSkipListMap<Long, Folio> pages = new ConcurrentSkipListMap<>();
     private final ConcurrentSkipListSet<Long> dirtyTag = new ConcurrentSkipListSet<>();
+    // PAGECACHE_TAG_WRITEBACK: what fsync and truncate wait on, without walking every cached folio
+    private final ConcurrentSkipListSet<Long> writebackTag = new ConcurrentSkipListSet<>();
     public final Errseq wbErr = new Errseq();
 
     public AddressSpace(long ino, int blockSize, PageCache cache) {
@@ -133,6 +135,7 @@ public final class AddressSpace {
 
     /** __folio_start_writeback: sets writeback and, if the folio is clean, clears its dirty tag. Folio locked. */
     public void startWriteback(Folio f) {
+        writebackTag.add(f.index);
         f.startWriteback();
         cache.metrics().writebackFolios.incrementAndGet();
         clearTagIfClean(f);
@@ -140,6 +143,8 @@ public final class AddressSpace {
 
     /** folio_end_writeback: may be called from any thread, without the folio lock. */
     public void endWriteback(Folio f) {
+        // the I/O and its completion work are done; untag first so the tag never lags a new writeback
+        writebackTag.remove(f.index);
         f.endWriteback();
         cache.metrics().writebackFolios.decrementAndGet();
     }
@@ -170,8 +175,11 @@ public final class AddressSpace {
 
     /** Waits for writeback on every folio overlapping [start, end] (filemap_fdatawait_range). */
     public void waitWriteback(long start, long end) {
-        for (Folio f : folios(start / Folio.SIZE, end / Folio.SIZE)) {
-            f.waitWriteback();
+        for (long idx : new ArrayList<>(writebackTag.subSet(start / Folio.SIZE, true, end / Folio.SIZE, true))) {
+            Folio f = pages.get(idx);
+            if (f != null) {
+                f.waitWriteback();
+            }
         }
     }
 

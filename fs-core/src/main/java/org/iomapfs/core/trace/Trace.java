@@ -2,6 +2,7 @@ package org.iomapfs.core.trace;
 
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.function.Supplier;
 
 /**
  * A bounded ring of recent engine events, like the kernel's iomap and xfs tracepoints read from
@@ -15,12 +16,16 @@ public final class Trace {
         WB_SUBMIT, WB_COMPLETE, WB_ERROR, RECLAIM, MKWRITE, DIO, BUG
     }
 
-    /** One event; {@code detail} is free text such as the iomap type and its cookie. */
-    public record Entry(long seq, long nanos, String thread, Event event, long ino, long pos, long len, String detail) {
+    /**
+     * One event; {@code detail} is free text such as the iomap type and its cookie, or a {@link Supplier} of it,
+     * which is only called when the trace is read: hot paths pay for a capture, not for formatting.
+     */
+    public record Entry(long seq, long nanos, String thread, Event event, long ino, long pos, long len, Object detail) {
         @Override
         public String toString() {
+            Object d = detail instanceof Supplier<?> s ? s.get() : detail;
             return String.format("%8d %12.6f %-22s %-18s ino=%d pos=%d len=%d %s", seq, nanos / 1e9, thread, event,
-                    ino, pos, len, detail);
+                    ino, pos, len, d);
         }
     }
 
@@ -36,6 +41,15 @@ public final class Trace {
     }
 
     public void emit(Event event, long ino, long pos, long len, String detail) {
+        put(event, ino, pos, len, detail);
+    }
+
+    /** As {@link #emit(Event, long, long, long, String)}, with the detail built only when the trace is read. */
+    public void emit(Event event, long ino, long pos, long len, Supplier<String> detail) {
+        put(event, ino, pos, len, detail);
+    }
+
+    private void put(Event event, long ino, long pos, long len, Object detail) {
         long seq = next.getAndIncrement();
         ring.set((int) (seq % ring.length()),
                 new Entry(seq, System.nanoTime() - t0, Thread.currentThread().getName(), event, ino, pos, len, detail));

@@ -221,7 +221,9 @@ public final class Writeback implements AutoCloseable {
                 break;
             }
             ctx.hooks.fire(HookPoint.WB_MAPPED, inode, pos);
-            ctx.trace.emit(Trace.Event.WB_MAP, inode.ino, pos, bs, wpc.map == null ? "hole" : wpc.map + " seq=" + wpc.dataSeq);
+            Extent mapped = wpc.map;
+            long seq = wpc.dataSeq;
+            ctx.trace.emit(Trace.Event.WB_MAP, inode.ino, pos, bs, () -> mapped == null ? "hole" : mapped + " seq=" + seq);
             if (wpc.map == null) {
                 continue;
             }

@@ -69,7 +69,8 @@ public final class XfsIomapOps {
 
     private Iomap toIomap(Inode inode, Extent e, int flags, long seq) {
         Iomap m = toIomap0(inode, e, flags, seq);
-        ctx.trace.emit(Trace.Event.IOMAP_BEGIN, inode.ino, m.offset, m.length, m.toString());
+        int flagsThen = m.flags;
+        ctx.trace.emit(Trace.Event.IOMAP_BEGIN, inode.ino, m.offset, m.length, () -> m.describe(flagsThen));
         return m;
     }
 
