@@ -14,7 +14,7 @@
 # Needs root and /dev/fuse; installs fio and libfuse3-dev if missing.
 # Usage: fs-fuse/bench/fio-compare.sh [seconds-per-job]
 # Environment: IOMAPFS_BENCH_DIR (where the host directory, the image and the mount points go; default /tmp),
-#              IOMAPFS_JAVA_OPTS (JVM options of the iomapfs daemon, e.g. a JFR recording).
+#              IOMAPFS_DAEMON_JAVA_OPTS (JVM options of the iomapfs daemon, e.g. a JFR recording).
 set -euo pipefail
 secs=${1:-10}
 [[ "$secs" =~ ^[1-9][0-9]*$ ]] || { echo "fio-compare: seconds-per-job must be a positive integer" >&2; exit 1; }
