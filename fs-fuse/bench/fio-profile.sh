@@ -71,7 +71,12 @@ def ticks(path):
         out[comm] += int(t)
     return out
 t0, t1 = ticks(f"{work}/{name}.t0"), ticks(f"{work}/{name}.t1")
-group = lambda c: re.sub(r"[-#]?\d+$", "", c.split()[0]) if c.strip() else c
+def group(comm):
+    if "Compiler" in comm:
+        return "JIT"
+    if comm.startswith(("GC Thread", "G1 ")):
+        return "GC"
+    return re.sub(r"[-#]?\d+$", "", comm.strip())
 cpu = collections.Counter()
 for comm, t in t1.items():
     cpu[group(comm)] += t - t0.get(comm, 0)
