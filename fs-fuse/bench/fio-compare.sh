@@ -12,12 +12,17 @@
 # the caller's flags, so both serve O_DIRECT requests (which bypass the kernel's page cache of the FUSE file)
 # through the host's page cache. iomapfs runs with its default mount options.
 # Needs root and /dev/fuse; installs fio and libfuse3-dev if missing.
-# Usage: fs-fuse/bench/fio-compare.sh [seconds-per-job]
+# With rounds > 1 every job runs that many times on each file system (still interleaved) and the table shows the
+# median of the rounds, plus the lowest and highest per-round ratio: on a shared 2-CPU machine one 10 s run of a
+# job can be off by a factor of two.
+# Usage: fs-fuse/bench/fio-compare.sh [seconds-per-job] [rounds]
 # Environment: IOMAPFS_BENCH_DIR (where the host directory, the image and the mount points go; default /tmp),
-#              IOMAPFS_JAVA_OPTS (JVM options of the iomapfs daemon, e.g. a JFR recording).
+#              IOMAPFS_DAEMON_JAVA_OPTS (JVM options of the iomapfs daemon, e.g. a JFR recording).
 set -euo pipefail
 secs=${1:-10}
+rounds=${2:-1}
 [[ "$secs" =~ ^[1-9][0-9]*$ ]] || { echo "fio-compare: seconds-per-job must be a positive integer" >&2; exit 1; }
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "fio-compare: rounds must be a positive integer" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "fio-compare: needs root (drop_caches, mounting passthrough_ll)" >&2; exit 1; }
 [ -e /dev/fuse ] || { echo "fio-compare: /dev/fuse is absent" >&2; exit 1; }
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -68,6 +73,7 @@ jobs=(
 )
 results="$work/results"
 : >"$results"
+for round in $(seq 1 "$rounds"); do
 for job in "${jobs[@]}"; do
   IFS='|' read -r name unit opts <<<"$job"
   for fs in host pll iomapfs; do
@@ -83,16 +89,20 @@ print(round(d["bw_bytes"] / 1e6, 1) if sys.argv[1] == "MB/s" else int(d["iops"])
     echo "  $name on $fs: $value $unit" >&2
   done
 done
+done
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end (other work on this machine shares the CPUs)"
 python3 - "$results" <<'PY'
-import sys
+import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
     name, unit, fs, value = line.split()
-    rows.setdefault((name, unit), {})[fs] = float(value)
-print(f"{'job':28} {'unit':5} {'host':>9} {'pthru_ll':>9} {'iomapfs':>9} {'io/pll':>7} {'io/host':>7}")
+    rows.setdefault((name, unit), {}).setdefault(fs, []).append(float(value))
+print(f"{'job':28} {'unit':5} {'host':>9} {'pthru_ll':>9} {'iomapfs':>9} {'io/pll':>7} {'io/host':>7}  io/pll per round")
 for (name, unit), v in rows.items():
+    med = {fs: statistics.median(vals) for fs, vals in v.items()}
     ratio = lambda a, b: f"{a / b:.2f}" if b else "-"
-    print(f"{name:28} {unit:5} {v['host']:9g} {v['pll']:9g} {v['iomapfs']:9g} "
-          f"{ratio(v['iomapfs'], v['pll']):>7} {ratio(v['iomapfs'], v['host']):>7}")
+    per_round = [a / b for a, b in zip(v["iomapfs"], v["pll"]) if b]
+    spread = f"{min(per_round):.2f}-{max(per_round):.2f}" if len(per_round) > 1 else ""
+    print(f"{name:28} {unit:5} {med['host']:9g} {med['pll']:9g} {med['iomapfs']:9g} "
+          f"{ratio(med['iomapfs'], med['pll']):>7} {ratio(med['iomapfs'], med['host']):>7}  {spread}")
 PY

@@ -17,6 +17,7 @@ final class RawFileInfo {
     static final int SIZE = 40;
 
     static final int DIRECT_IO_BIT = 1;
+    static final int KEEP_CACHE_BIT = 2;
 
     private RawFileInfo() { }
 
@@ -30,4 +31,7 @@ final class RawFileInfo {
 
     /** Tells the kernel to bypass its page cache for this open file (FOPEN_DIRECT_IO), so size is not trusted. */
     static void setDirectIo(Pointer fi) { fi.putInt(BITS, fi.getInt(BITS) | DIRECT_IO_BIT); }
+
+    /** FOPEN_KEEP_CACHE: the kernel keeps the file's page cache across this open (fuse_finish_open). */
+    static void setKeepCache(Pointer fi) { fi.putInt(BITS, fi.getInt(BITS) | KEEP_CACHE_BIT); }
 }

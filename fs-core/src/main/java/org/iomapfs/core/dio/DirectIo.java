@@ -101,15 +101,18 @@ public final class DirectIo {
             } while (true);
             ctx.hooks.fire(HookPoint.DIO_INVALIDATED, inode, pos);
             int base = src.position();
+            boolean[] unwritten = new boolean[1];
             IomapIter iter = new IomapIter(inode, pos, len, IomapOps.WRITE | IomapOps.DIRECT, directWriteOps, ctx.metrics);
             long done = iter.run(it -> {
                 int l = (int) it.length();
                 byte[] tmp = new byte[l];
                 src.get(base + (int) (it.pos - pos), tmp, 0, l);
                 ctx.dev.write(it.iomap.addrOf(it.pos), tmp, 0, l);
+                // IOMAP_DIO_UNWRITTEN: only such mappings need converting at completion
+                unwritten[0] |= it.iomap.type == IomapType.UNWRITTEN;
                 return l;
             });
-            complete(inode, pos, done);
+            complete(inode, pos, done, unwritten[0]);
             src.position(base + (int) done);
             inode.touchMtime();
             return (int) done;
@@ -118,9 +121,13 @@ public final class DirectIo {
         }
     }
 
-    /** xfs_dio_write_end_io: unwritten -> written and the new size, in one transaction. */
-    private void complete(Inode inode, long pos, long done) {
-        if (done <= 0) {
+    /**
+     * xfs_dio_write_end_io: unwritten -> written and the new size, in one transaction. An overwrite of written
+     * blocks inside EOF needs neither, so, as in XFS, it runs no transaction: the new mtime (touchMtime) reaches
+     * the store with the next commit, like any other timestamp-only change.
+     */
+    private void complete(Inode inode, long pos, long done, boolean unwritten) {
+        if (done <= 0 || (!unwritten && pos + done <= inode.size())) {
             return;
         }
         ExtentMap fork = inode.dataFork;

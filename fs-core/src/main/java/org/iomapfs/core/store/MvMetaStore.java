@@ -99,17 +99,22 @@ public final class MvMetaStore implements MetaStore {
         }
     }
 
+    /**
+     * The exclusive side of {@link #txn} is held only while MVStore writes the new version; the fsync of a
+     * durable commit runs after it is released, so updates (every buffered write, direct write completion and
+     * allocation) do not wait for the disk. The caller still returns only once its commit is on stable storage.
+     */
     @Override
     public void commit(boolean durable) {
         txn.writeLock().lock();
         try {
             mv.commit();
-            if (durable) {
-                mv.sync();
-            }
             commits.incrementAndGet();
         } finally {
             txn.writeLock().unlock();
+        }
+        if (durable) {
+            mv.sync();
         }
     }
 

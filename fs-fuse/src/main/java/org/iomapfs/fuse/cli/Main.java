@@ -36,6 +36,8 @@ import java.util.stream.Stream;
         Main.Fsck.class})
 public final class Main implements Runnable {
     /** How long a background mount waits for its daemon, and umount for the daemon to close the image. */
+    /** Environment variable with extra JVM options of a background mount's daemon. */
+    static final String DAEMON_OPTS_ENV = "IOMAPFS_DAEMON_JAVA_OPTS";
     static final long MOUNT_WAIT_MS = Long.getLong("iomapfs.mountWaitMs", 60_000);
     static final long UMOUNT_WAIT_MS = Long.getLong("iomapfs.umountWaitMs", 300_000);
 
@@ -245,6 +247,11 @@ public final class Main implements Runnable {
             }
             cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
             cmd.add("-XX:+ExitOnOutOfMemoryError");
+            // the daemon's own JVM options (a profiler, heap settings); IOMAPFS_JAVA_OPTS only reaches this CLI
+            String daemonOpts = System.getenv(DAEMON_OPTS_ENV);
+            if (daemonOpts != null && !daemonOpts.isBlank()) {
+                cmd.addAll(List.of(daemonOpts.strip().split("\\s+")));
+            }
             for (String p : List.of(Engine.PROPERTY)) {
                 if (System.getProperty(p) != null) {
                     cmd.add("-D" + p + "=" + System.getProperty(p));
