@@ -54,6 +54,14 @@ class SeedBugsTest {
 
     long fired(Bug b) { return fs.context().bugs.firedCount(b); }
 
+    /** The next buffered copy-in (or fault store) into inode {@code ino} copies nothing; later ones are whole. */
+    void failFirstCopyIn(long ino) {
+        fs.write("inject/target_ino", Long.toString(ino));
+        fs.write("inject/copyin_bytes", "0");
+        fs.write("inject/copyin_fail", "1");
+        fs.write("inject/nth", "1");
+    }
+
     byte[] readBack(long fh, long pos, int len) {
         fs.write("sync", "1");
         fs.write("drop_caches", "1");
@@ -103,10 +111,7 @@ class SeedBugsTest {
         open(4096, Bug.MKWRITE_USES_WRITE_OPS, buggy);
         long fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
         fs.truncate("/f", PAGE);
-        fs.write("inject/target_ino", Long.toString(fs.inodeOf(fh).ino));
-        fs.write("inject/copyin_bytes", "0");
-        fs.write("inject/copyin_fail", "1");
-        fs.write("inject/nth", "1");
+        failFirstCopyIn(fs.inodeOf(fh).ino);
         byte[] page = bytes(PAGE, 11);
         assertEquals(PAGE, fs.writePage(fh, 0, ByteBuffer.wrap(page)));
         fs.write("inject/copyin_fail", "0");
@@ -133,10 +138,7 @@ class SeedBugsTest {
         assertEquals(1024, fs.write(fh, 0, ByteBuffer.wrap(first)));
         fs.truncate("/f", PAGE);
         fs.write("sync", "1");
-        fs.write("inject/target_ino", Long.toString(fs.inodeOf(fh).ino));
-        fs.write("inject/copyin_bytes", "0");
-        fs.write("inject/copyin_fail", "1");
-        fs.write("inject/nth", "1");
+        failFirstCopyIn(fs.inodeOf(fh).ino);
         byte[] page = bytes(PAGE, 17);
         assertEquals(PAGE, fs.writePage(fh, 0, ByteBuffer.wrap(page)));
         fs.write("inject/copyin_fail", "0");
@@ -160,10 +162,7 @@ class SeedBugsTest {
         MappedRegion map = fs.map(fh, 0, 2 * PAGE);
         byte[] mmapMarker = bytes(8, 3);
         byte[] writeMarker = bytes(8, 5);
-        fs.write("inject/target_ino", Long.toString(in.ino));
-        fs.write("inject/copyin_bytes", "0");
-        fs.write("inject/copyin_fail", "1");
-        fs.write("inject/nth", "1");
+        failFirstCopyIn(in.ino);
         AtomicBoolean first = new AtomicBoolean(true);
         fs.context().hooks.add(HookPoint.WRITE_BEFORE_END, (p, inode, pos) -> {
             if (inode == in && first.getAndSet(false)) {

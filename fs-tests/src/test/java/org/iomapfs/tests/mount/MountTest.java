@@ -110,6 +110,15 @@ class MountTest {
 
     record ProcResult(int rc, String out) { }
 
+    /** Formats a 64 MiB {@code image} and mounts it on a new directory {@code dir} of the temporary directory. */
+    static Path freshMount(Path image, String dir) throws IOException {
+        Path m = tmp.resolve(dir);
+        Files.createDirectories(m);
+        assertEquals(0, cli("mkfs", image.toString(), "--size", "64M"));
+        assertEquals(0, cli("mount", image.toString(), m.toString()));
+        return m;
+    }
+
     /** The daemon process serving {@code mountPoint} (the CLI runs it with --foreground). */
     static ProcessHandle daemonOf(Path mountPoint) {
         return ProcessHandle.allProcesses()
@@ -382,10 +391,7 @@ class MountTest {
     @Order(8)
     void sigtermFlushesAndUnmounts() throws Exception {
         Path image3 = tmp.resolve("img3");
-        Path mnt3 = tmp.resolve("mnt3");
-        Files.createDirectories(mnt3);
-        assertEquals(0, cli("mkfs", image3.toString(), "--size", "64M"));
-        assertEquals(0, cli("mount", image3.toString(), mnt3.toString()));
+        Path mnt3 = freshMount(image3, "mnt3");
         byte[] data = random(5, 300_000);
         Files.write(mnt3.resolve("f"), data); // not fsynced: SIGTERM must flush it
         ProcessHandle daemon = daemonOf(mnt3);
@@ -403,10 +409,7 @@ class MountTest {
     @Order(9)
     void sigkillKeepsEveryFsyncedByteAndFsckIsClean() throws Exception {
         Path image4 = tmp.resolve("img4");
-        Path mnt4 = tmp.resolve("mnt4");
-        Files.createDirectories(mnt4);
-        assertEquals(0, cli("mkfs", image4.toString(), "--size", "64M"));
-        assertEquals(0, cli("mount", image4.toString(), mnt4.toString()));
+        Path mnt4 = freshMount(image4, "mnt4");
         Map<String, byte[]> synced = new TreeMap<>();
         Files.createDirectories(mnt4.resolve("d/e"));
         for (String rel : List.of("a", "d/b", "d/e/c")) {
