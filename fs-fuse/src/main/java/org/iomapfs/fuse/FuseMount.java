@@ -31,6 +31,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
  * Mounts a {@link Vfs} (and its {@link Controls} as {@code /.iomapfs/}) through jnr-fuse over libfuse 2.9's
@@ -222,6 +223,22 @@ public class FuseMount extends FuseStubFS {
         return -e.errno().code;
     }
 
+    @FunctionalInterface
+    private interface Op {
+        int run();
+    }
+
+    /** Runs one FUSE operation: an engine error becomes its errno; anything else is logged and becomes EIO. */
+    private static int call(Supplier<String> what, Op op) {
+        try {
+            return op.run();
+        } catch (FsException e) {
+            return err(e);
+        } catch (RuntimeException e) {
+            return unexpected(what.get(), e);
+        }
+    }
+
     private static int unexpected(String op, Throwable t) {
         Log.error("unexpected failure in " + op, t);
         return -EIO;
@@ -294,7 +311,7 @@ public class FuseMount extends FuseStubFS {
 
     @Override
     public int getattr(String path, FileStat stat) {
-        try {
+        return call(() -> "getattr " + path, () -> {
             if (ControlTree.isControlPath(path)) {
                 ControlTree.Node n = tree().lookup(path);
                 if (n == null) {
@@ -305,15 +322,11 @@ public class FuseMount extends FuseStubFS {
             }
             fill(stat, vfs.getattr(path));
             return 0;
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("getattr " + path, e);
-        }
+        });
     }
 
     private int rawFgetattr(Pointer stbuf, Pointer fi) {
-        try {
+        return call(() -> "fgetattr", () -> {
             HandleTable.Handle h = handles.get(RawFileInfo.fh(fi));
             if (h == null) {
                 return -EBADF;
@@ -327,16 +340,12 @@ public class FuseMount extends FuseStubFS {
                 fill(st, vfs.fgetattr(h.engineFh));
             }
             return 0;
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("fgetattr", e);
-        }
+        });
     }
 
     @Override
     public int readlink(String path, Pointer buf, long size) {
-        try {
+        return call(() -> "readlink " + path, () -> {
             if (ControlTree.isControlPath(path)) {
                 return tree().lookup(path) == null ? -ENOENT : -EINVAL;
             }
@@ -345,93 +354,69 @@ public class FuseMount extends FuseStubFS {
             buf.put(0, target, 0, n);
             buf.putByte(n, (byte) 0);
             return 0;
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("readlink " + path, e);
-        }
+        });
     }
 
     @Override
     public int mkdir(String path, long mode) {
-        try {
+        return call(() -> "mkdir " + path, () -> {
             if (ControlTree.isControlPath(path)) {
                 return controlNamespaceError(path);
             }
             FuseContext c = getContext();
             vfs.mkdir(path, (int) mode & 07777, c.uid.intValue(), c.gid.intValue());
             return 0;
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("mkdir " + path, e);
-        }
+        });
     }
 
     @Override
     public int rmdir(String path) {
-        try {
+        return call(() -> "rmdir " + path, () -> {
             if (ControlTree.isControlPath(path)) {
                 return tree().lookup(path) == null ? -ENOENT : -EPERM;
             }
             vfs.rmdir(path);
             return 0;
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("rmdir " + path, e);
-        }
+        });
     }
 
     @Override
     public int unlink(String path) {
-        try {
+        return call(() -> "unlink " + path, () -> {
             if (ControlTree.isControlPath(path)) {
                 return tree().lookup(path) == null ? -ENOENT : -EPERM;
             }
             vfs.unlink(path);
             return 0;
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("unlink " + path, e);
-        }
+        });
     }
 
     @Override
     public int symlink(String target, String linkPath) {
-        try {
+        return call(() -> "symlink " + linkPath, () -> {
             if (ControlTree.isControlPath(linkPath)) {
                 return controlNamespaceError(linkPath);
             }
             FuseContext c = getContext();
             vfs.symlink(target, linkPath, c.uid.intValue(), c.gid.intValue());
             return 0;
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("symlink " + linkPath, e);
-        }
+        });
     }
 
     @Override
     public int rename(String from, String to) {
-        try {
+        return call(() -> "rename " + from, () -> {
             if (ControlTree.isControlPath(from) || ControlTree.isControlPath(to)) {
                 return -EPERM;
             }
             vfs.rename(from, to);
             return 0;
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("rename " + from, e);
-        }
+        });
     }
 
     @Override
     public int link(String existing, String newPath) {
-        try {
+        return call(() -> "link " + newPath, () -> {
             if (ControlTree.isControlPath(existing)) {
                 return -EPERM;
             }
@@ -440,47 +425,35 @@ public class FuseMount extends FuseStubFS {
             }
             vfs.link(existing, newPath);
             return 0;
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("link " + newPath, e);
-        }
+        });
     }
 
     @Override
     public int chmod(String path, long mode) {
-        try {
+        return call(() -> "chmod " + path, () -> {
             if (ControlTree.isControlPath(path)) {
                 return tree().lookup(path) == null ? -ENOENT : -EPERM;
             }
             vfs.chmod(path, (int) mode & 07777);
             return 0;
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("chmod " + path, e);
-        }
+        });
     }
 
     @Override
     public int chown(String path, long uid, long gid) {
-        try {
+        return call(() -> "chown " + path, () -> {
             if (ControlTree.isControlPath(path)) {
                 return tree().lookup(path) == null ? -ENOENT : -EPERM;
             }
             // (uid_t) -1 means "leave as it is"; the int cast keeps it -1
             vfs.chown(path, (int) uid, (int) gid);
             return 0;
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("chown " + path, e);
-        }
+        });
     }
 
     @Override
     public int truncate(String path, long size) {
-        try {
+        return call(() -> "truncate " + path, () -> {
             if (ControlTree.isControlPath(path)) {
                 ControlTree.Node n = tree().lookup(path);
                 if (n == null) {
@@ -491,15 +464,11 @@ public class FuseMount extends FuseStubFS {
             }
             vfs.truncate(path, size);
             return 0;
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("truncate " + path, e);
-        }
+        });
     }
 
     private int rawFtruncate(String path, long size, Pointer fi) {
-        try {
+        return call(() -> "ftruncate", () -> {
             HandleTable.Handle h = handles.get(RawFileInfo.fh(fi));
             if (h == null) {
                 return -EBADF;
@@ -509,15 +478,11 @@ public class FuseMount extends FuseStubFS {
             }
             vfs.ftruncate(h.engineFh, size);
             return 0;
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("ftruncate", e);
-        }
+        });
     }
 
     private int rawUtimens(String path, Pointer ts) {
-        try {
+        return call(() -> "utimens " + path, () -> {
             if (ControlTree.isControlPath(path)) {
                 return tree().lookup(path) == null ? -ENOENT : -EPERM;
             }
@@ -525,11 +490,7 @@ public class FuseMount extends FuseStubFS {
             // because flag_utime_omit_ok is set
             vfs.utimens(path, timeNs(ts, 0), timeNs(ts, 16));
             return 0;
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("utimens " + path, e);
-        }
+        });
     }
 
     private static long timeNs(Pointer ts, int off) {
@@ -548,7 +509,7 @@ public class FuseMount extends FuseStubFS {
 
     @Override
     public int statfs(String path, Statvfs st) {
-        try {
+        return call(() -> "statfs", () -> {
             StatFs s = vfs.statfs();
             st.f_bsize.set(s.blockSize());
             st.f_frsize.set(s.blockSize());
@@ -560,16 +521,12 @@ public class FuseMount extends FuseStubFS {
             st.f_favail.set(s.freeFiles());
             st.f_namemax.set(s.nameMax());
             return 0;
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("statfs", e);
-        }
+        });
     }
 
     @Override
     public int access(String path, int mask) {
-        try {
+        return call(() -> "access " + path, () -> {
             int uid = callerUid();
             if (ControlTree.isControlPath(path)) {
                 ControlTree.Node n = tree().lookup(path);
@@ -598,17 +555,13 @@ public class FuseMount extends FuseStubFS {
                 granted = perm & 7;
             }
             return (mask & ~granted) == 0 ? 0 : -EACCES;
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("access " + path, e);
-        }
+        });
     }
 
     // ---------------------------------------------------------------- directories
 
     private int rawOpendir(String path, Pointer fi) {
-        try {
+        return call(() -> "opendir " + path, () -> {
             if (ControlTree.isControlPath(path)) {
                 ControlTree.Node n = tree().lookup(path);
                 if (n == null) {
@@ -626,16 +579,12 @@ public class FuseMount extends FuseStubFS {
             }
             RawFileInfo.setFh(fi, handles.add(new HandleTable.Handle(-1, RawFileInfo.flags(fi), path, null)));
             return 0;
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("opendir " + path, e);
-        }
+        });
     }
 
     @Override
     public int readdir(String path, Pointer buf, FuseFillDir filler, long offset, FuseFileInfo fi) {
-        try {
+        return call(() -> "readdir", () -> {
             HandleTable.Handle h = handles.get(RawFileInfo.fh(Struct.getMemory(fi)));
             if (h == null || h.dirPath == null) {
                 return -EBADF;
@@ -662,11 +611,7 @@ public class FuseMount extends FuseStubFS {
                 filler.apply(buf, ControlTree.NAME, null, 0);
             }
             return 0;
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("readdir", e);
-        }
+        });
     }
 
     // ---------------------------------------------------------------- files
@@ -727,7 +672,7 @@ public class FuseMount extends FuseStubFS {
     }
 
     private int rawOpen(String path, Pointer fi) {
-        try {
+        return call(() -> "open " + path, () -> {
             if (ControlTree.isControlPath(path)) {
                 return openControl(path, fi);
             }
@@ -736,15 +681,11 @@ public class FuseMount extends FuseStubFS {
             keepCache(fi, efh);
             RawFileInfo.setFh(fi, handles.add(new HandleTable.Handle(efh, flags, null, null)));
             return 0;
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("open " + path, e);
-        }
+        });
     }
 
     private int rawCreate(String path, long mode, Pointer fi) {
-        try {
+        return call(() -> "create " + path, () -> {
             if (ControlTree.isControlPath(path)) {
                 ControlTree.Node n = tree().lookup(path);
                 if (n != null && !n.isDir() && (RawFileInfo.flags(fi) & OpenFlags.O_EXCL) == 0) {
@@ -758,15 +699,11 @@ public class FuseMount extends FuseStubFS {
             keepCache(fi, efh);
             RawFileInfo.setFh(fi, handles.add(new HandleTable.Handle(efh, flags, null, null)));
             return 0;
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("create " + path, e);
-        }
+        });
     }
 
     private int rawRead(String path, Pointer buf, long size, long offset, Pointer fi) {
-        try {
+        return call(() -> "read", () -> {
             HandleTable.Handle h = handles.get(RawFileInfo.fh(fi));
             if (h == null) {
                 return -EBADF;
@@ -785,15 +722,11 @@ public class FuseMount extends FuseStubFS {
             }
             // libfuse 2.9 mallocs the reply buffer per READ (fuse_fs_read): wrap it, no copy
             return vfs.read(h.engineFh, offset, MemoryIO.getInstance().newDirectByteBuffer(buf.address(), (int) size));
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("read", e);
-        }
+        });
     }
 
     private int rawWrite(String path, Pointer buf, long size, long offset, Pointer fi) {
-        try {
+        return call(() -> "write", () -> {
             HandleTable.Handle h = handles.get(RawFileInfo.fh(fi));
             if (h == null) {
                 return -EBADF;
@@ -807,11 +740,7 @@ public class FuseMount extends FuseStubFS {
                 return vfs.writePage(h.engineFh, offset, src);
             }
             return vfs.write(h.engineFh, offset, src);
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("write", e);
-        }
+        });
     }
 
     /** Applies what this handle has written so far, so that a bad value fails the write(2) that sent it. */
@@ -834,7 +763,7 @@ public class FuseMount extends FuseStubFS {
     }
 
     private int rawFlush(String path, Pointer fi) {
-        try {
+        return call(() -> "flush", () -> {
             HandleTable.Handle h = handles.get(RawFileInfo.fh(fi));
             if (h == null) {
                 return -EBADF;
@@ -843,15 +772,11 @@ public class FuseMount extends FuseStubFS {
                 vfs.flush(h.engineFh);
             }
             return 0;
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("flush", e);
-        }
+        });
     }
 
     private int rawRelease(String path, Pointer fi) {
-        try {
+        return call(() -> "release", () -> {
             HandleTable.Handle h = handles.remove(RawFileInfo.fh(fi));
             if (h == null) {
                 return -EBADF;
@@ -860,15 +785,11 @@ public class FuseMount extends FuseStubFS {
                 vfs.release(h.engineFh);
             }
             return 0;
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("release", e);
-        }
+        });
     }
 
     private int rawFsync(String path, int datasync, Pointer fi) {
-        try {
+        return call(() -> "fsync", () -> {
             HandleTable.Handle h = handles.get(RawFileInfo.fh(fi));
             if (h == null) {
                 return -EBADF;
@@ -877,11 +798,7 @@ public class FuseMount extends FuseStubFS {
                 vfs.fsync(h.engineFh, datasync != 0);
             }
             return 0;
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("fsync", e);
-        }
+        });
     }
 
     /** The fallocate modes the engine models; anything else is EOPNOTSUPP before it reaches the engine. */
@@ -890,7 +807,7 @@ public class FuseMount extends FuseStubFS {
         Falloc.ZERO_RANGE | Falloc.KEEP_SIZE));
 
     private int rawFallocate(String path, int mode, long offset, long length, Pointer fi) {
-        try {
+        return call(() -> "fallocate", () -> {
             if (!FALLOC_MODES.contains(mode)) {
                 return -EOPNOTSUPP;
             }
@@ -903,10 +820,6 @@ public class FuseMount extends FuseStubFS {
             }
             vfs.fallocate(h.engineFh, mode, offset, length);
             return 0;
-        } catch (FsException e) {
-            return err(e);
-        } catch (RuntimeException e) {
-            return unexpected("fallocate", e);
-        }
+        });
     }
 }
