@@ -141,8 +141,16 @@ public final class IomapFs implements Vfs, Controls {
         return in;
     }
 
-    /** Frees an inode with no links and no opener: page cache, blocks, record. */
+    /**
+     * evict: frees an inode with no links and no opener. The caller holds no lock (iput_final): the page-cache
+     * truncation waits for writeback, which the I/O completion worker ends only after taking the ILOCK and
+     * committing the metadata transaction, so it must not run inside an update or under the namespace lock.
+     * truncate_inode_pages_final first, then the extent and record removal in a transaction of their own.
+     */
     private void evict(Inode in) {
+        if (!in.startFreeing()) {
+            return;
+        }
         in.iRwsem.writeLock().lock();
         in.invalidateLock.writeLock().lock();
         try {
@@ -223,39 +231,52 @@ public final class IomapFs implements Vfs, Controls {
 
     @Override
     public long create(String path, int mode, int flags, int uid, int gid) {
-        ns.lock.writeLock().lock();
-        try {
-            Inode in;
+        while (true) {
+            ns.lock.writeLock().lock();
             try {
-                in = ns.create(path, FileType.REGULAR, mode, uid, gid, null);
+                return openInode(ns.create(path, FileType.REGULAR, mode, uid, gid, null), flags);
             } catch (FsException e) {
                 if (e.errno() != Errno.EEXIST || (flags & OpenFlags.O_EXCL) != 0) {
                     throw e;
                 }
-                return open(path, flags);
+            } finally {
+                ns.lock.writeLock().unlock();
             }
-            return openInode(in, flags);
-        } finally {
-            ns.lock.writeLock().unlock();
+            try {
+                return open(path, flags);
+            } catch (FsException e) {
+                if (e.errno() != Errno.ENOENT) {
+                    throw e;
+                }
+                // the existing name went between the two steps: create it after all, as O_CREAT would
+            }
         }
     }
 
+    /** Opens under the namespace lock; an O_TRUNC truncation runs after it, holding only the open file. */
     @Override
     public long open(String path, int flags) {
+        Inode in;
+        long fh;
         ns.lock.writeLock().lock();
         try {
-            Inode in = ns.resolve(path);
+            in = ns.resolve(path);
             if (in.type == FileType.DIRECTORY && OpenFlags.canWrite(flags)) {
                 throw new FsException(Errno.EISDIR, path + ": is a directory");
             }
-            long fh = openInode(in, flags);
-            if ((flags & OpenFlags.O_TRUNC) != 0 && OpenFlags.canWrite(flags) && in.type == FileType.REGULAR) {
-                files.truncate(in, 0);
-            }
-            return fh;
+            fh = openInode(in, flags);
         } finally {
             ns.lock.writeLock().unlock();
         }
+        if ((flags & OpenFlags.O_TRUNC) != 0 && OpenFlags.canWrite(flags) && in.type == FileType.REGULAR) {
+            try {
+                files.truncate(in, 0);
+            } catch (RuntimeException e) {
+                release(fh);
+                throw e;
+            }
+        }
+        return fh;
     }
 
     private long openInode(Inode in, int flags) {
@@ -376,6 +397,7 @@ public final class IomapFs implements Vfs, Controls {
 
     @Override
     public void release(long fh) {
+        Inode gone = null;
         ns.lock.writeLock().lock();
         try {
             Handle h = handles.remove(fh);
@@ -384,10 +406,13 @@ public final class IomapFs implements Vfs, Controls {
             }
             h.inode.openCount--;
             if (h.inode.openCount == 0 && h.inode.nlink() == 0) {
-                evict(h.inode);
+                gone = h.inode;
             }
         } finally {
             ns.lock.writeLock().unlock();
+        }
+        if (gone != null) {
+            evict(gone);
         }
     }
 

@@ -37,6 +37,7 @@ public final class Inode {
     private volatile long ctimeNs;
     private boolean attrDirty;
     private boolean dead;
+    private boolean freeing;
     /** Open file handles; guarded by the namespace lock. */
     public int openCount;
 
@@ -133,6 +134,18 @@ public final class Inode {
     public synchronized void kill(MetaStore store) {
         dead = true;
         store.removeInode(ino);
+    }
+
+    /**
+     * I_FREEING: claims the eviction of this inode. The last unlink and the last close decide it under the
+     * namespace lock but evict after releasing it, so exactly one caller may go on.
+     */
+    public synchronized boolean startFreeing() {
+        if (freeing) {
+            return false;
+        }
+        freeing = true;
+        return true;
     }
 
     /** Persists only if attributes changed since the last persist (commit time). */

@@ -18,8 +18,11 @@ import java.util.function.LongFunction;
 
 /**
  * The directory tree: path lookup, create, link, unlink, rename, mkdir, rmdir, symlink. One rwsem guards
- * all directory changes (first in the lock order). An inode whose last link goes while it is open stays
- * as an orphan until its last close; {@code evict} then frees it.
+ * all directory changes (first in the lock order). Dropping the last link only removes the name, under the
+ * namespace lock and inside a metadata update; the inode is evicted afterwards by {@code evict}, holding
+ * neither (iput_final -> evict runs after the directory's i_rwsem is released, in do_unlinkat and
+ * vfs_rename), because eviction waits for writeback, which I/O completion ends only after committing. An
+ * inode whose last link goes while it is open stays as an orphan until its last close.
  */
 public final class Namespace {
     public static final int NAME_MAX = 255;
@@ -153,6 +156,7 @@ public final class Namespace {
     }
 
     public void unlink(String path) {
+        Inode gone;
         lock.writeLock().lock();
         try {
             Parent p = parent(path);
@@ -160,9 +164,17 @@ public final class Namespace {
             if (victim.type == FileType.DIRECTORY) {
                 throw new FsException(Errno.EISDIR, path + ": is a directory");
             }
-            store.update(() -> removeEntry(p.dir, p.name, victim));
+            gone = store.update(() -> removeEntry(p.dir, p.name, victim));
         } finally {
             lock.writeLock().unlock();
+        }
+        iput(gone);
+    }
+
+    /** iput_final: evicts an inode whose last link and last opener are gone. The caller holds no lock. */
+    private void iput(Inode gone) {
+        if (gone != null) {
+            evict.accept(gone);
         }
     }
 
@@ -175,8 +187,11 @@ public final class Namespace {
         return inodes.apply(ino);
     }
 
-    /** Drops one link; the inode goes when no link and no open file remain. Inside an update, namespace lock held. */
-    private void removeEntry(Inode dir, String name, Inode victim) {
+    /**
+     * Drops one link. Inside an update, namespace lock held. Returns the victim if that was its last link and
+     * nobody has it open, for the caller to evict once it has released both; null otherwise.
+     */
+    private Inode removeEntry(Inode dir, String name, Inode victim) {
         dir.entries.remove(name);
         store.removeDirent(dir.ino, name);
         dir.touchMtime();
@@ -188,12 +203,11 @@ public final class Namespace {
         }
         victim.setNlink(nl);
         victim.persist(store);
-        if (nl == 0 && victim.openCount == 0) {
-            evict.accept(victim);
-        }
+        return nl == 0 && victim.openCount == 0 ? victim : null;
     }
 
     public void rmdir(String path) {
+        Inode gone;
         lock.writeLock().lock();
         try {
             Parent p = parent(path);
@@ -204,10 +218,11 @@ public final class Namespace {
             if (!victim.entries.isEmpty()) {
                 throw new FsException(Errno.ENOTEMPTY, path + ": directory not empty");
             }
-            store.update(() -> removeEntry(p.dir, p.name, victim));
+            gone = store.update(() -> removeEntry(p.dir, p.name, victim));
         } finally {
             lock.writeLock().unlock();
         }
+        iput(gone);
     }
 
     public void link(String existing, String newPath) {
@@ -235,6 +250,7 @@ public final class Namespace {
     }
 
     public void rename(String from, String to) {
+        Inode gone;
         lock.writeLock().lock();
         try {
             Parent src = parent(from);
@@ -263,10 +279,8 @@ public final class Namespace {
                     throw new FsException(Errno.ENOTEMPTY, to + ": directory not empty");
                 }
             }
-            store.update(() -> {
-                if (replaced != null) {
-                    removeEntry(dst.dir, dst.name, replaced);
-                }
+            gone = store.update(() -> {
+                Inode dropped = replaced == null ? null : removeEntry(dst.dir, dst.name, replaced);
                 src.dir.entries.remove(src.name);
                 store.removeDirent(src.dir.ino, src.name);
                 dst.dir.entries.put(dst.name, ino);
@@ -281,10 +295,12 @@ public final class Namespace {
                 dst.dir.persist(store);
                 moving.touchMtime();
                 moving.persist(store);
+                return dropped;
             });
         } finally {
             lock.writeLock().unlock();
         }
+        iput(gone);
     }
 
     private boolean isAncestor(Inode dir, Inode maybeChild) {
