@@ -4,6 +4,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.iomapfs.core.bugs.Bug;
 import org.iomapfs.core.hooks.HookPoint;
 import org.iomapfs.core.inject.Injector;
+import org.iomapfs.core.lockdep.LockOrder;
 import org.iomapfs.core.mm.MappedRegion;
 import org.iomapfs.core.pagecache.Folio;
 import org.iomapfs.core.trace.Trace;
@@ -548,7 +549,7 @@ public final class IomapFs implements Vfs, Controls {
         for (Injector.Knob knob : Injector.Knob.values()) {
             k.add("inject/" + knob.id);
         }
-        k.addAll(List.of("metrics", "trace", "drop_caches", "sync", "cache_bytes"));
+        k.addAll(List.of("metrics", "trace", "drop_caches", "sync", "cache_bytes", "lockdep"));
         KEYS = List.copyOf(k);
     }
 
@@ -582,7 +583,7 @@ public final class IomapFs implements Vfs, Controls {
     }
 
     @Override
-    public boolean writable(String key) { return !key.equals("metrics"); }
+    public boolean writable(String key) { return !key.equals("metrics") && !key.equals("lockdep"); }
 
     @Override
     public String read(String key) {
@@ -606,6 +607,7 @@ public final class IomapFs implements Vfs, Controls {
             case "trace" -> ctx.trace.dump();
             case "drop_caches", "sync" -> "0\n";
             case "cache_bytes" -> ctx.cache.budgetBytes() + "\n";
+            case "lockdep" -> lockdepText();
             default -> throw new FsException(Errno.ENOENT, "unknown control " + key);
         };
     }
@@ -638,9 +640,18 @@ public final class IomapFs implements Vfs, Controls {
                 ctx.trace.clear();
             }
             case "cache_bytes" -> ctx.inject.write(Injector.Knob.CACHE_BYTES, v);
-            case "metrics" -> throw new FsException(Errno.EACCES, "metrics is read-only");
+            case "metrics", "lockdep" -> throw new FsException(Errno.EACCES, key + " is read-only");
             default -> throw new FsException(Errno.ENOENT, "unknown control " + key);
         }
+    }
+
+    /** lockdep's reports, or one line saying it is off or has found nothing. */
+    private static String lockdepText() {
+        if (!LockOrder.LOCKDEP.isOn()) {
+            return "off (mount with --lockdep)\n";
+        }
+        List<String> r = LockOrder.LOCKDEP.reports();
+        return r.isEmpty() ? "on, no report\n" : String.join("\n", r);
     }
 
     private static void requireOne(String key, String v) {

@@ -22,7 +22,7 @@ import java.util.Arrays;
 /**
  * The iomap buffered I/O core (fs/iomap/buffered-io.c, 6.6 era, with the 6.2 stale-iomap fixes): reads
  * and readahead, write_begin/copy/write_end, zeroing, page_mkwrite and the delalloc release scan after a
- * failed write. Locking follows {@link org.iomapfs.core.inode.LockOrder}; callers hold i_rwsem (or, for
+ * failed write. Locking follows {@link org.iomapfs.core.lockdep.LockOrder}; callers hold i_rwsem (or, for
  * faults, invalidate_lock) as the kernel's callers do.
  */
 public final class BufferedIo {

@@ -10,7 +10,7 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * Free space of the image and delalloc reservations. The innermost lock of the engine (see LockOrder).
+ * Free space of the image and delalloc reservations. The innermost lock of the engine (see lockdep/LockOrder).
  *
  * <p>Reservations are taken when a buffered write or page fault creates delalloc, so ENOSPC is reported
  * there and never at writeback: converting reserved delalloc cannot fail. Freed blocks are "busy" (as XFS's

@@ -7,7 +7,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.iomapfs.core.lockdep.LockOrder;
+import org.iomapfs.core.lockdep.TrackedRwLock;
 
 /**
  * The data fork of one inode: delalloc, unwritten and written extents by file block, changed only under
@@ -22,7 +23,7 @@ public final class ExtentMap {
     private final long ino;
     private final MetaStore store;
     private final Allocator alloc;
-    public final ReentrantReadWriteLock ilock = new ReentrantReadWriteLock();
+    public final TrackedRwLock ilock = new TrackedRwLock(LockOrder.ILOCK);
     private final TreeMap<Long, Extent> map = new TreeMap<>();
     private volatile long seq;
     private long delallocBlocks;

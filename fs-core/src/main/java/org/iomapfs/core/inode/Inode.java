@@ -8,10 +8,11 @@ import org.iomapfs.core.store.InodeRecord;
 import org.iomapfs.core.store.MetaStore;
 
 import java.util.concurrent.ConcurrentSkipListMap;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.iomapfs.core.lockdep.LockOrder;
+import org.iomapfs.core.lockdep.TrackedRwLock;
 
 /**
- * An in-core inode: attributes, the two inode-level locks of {@link LockOrder}, the page cache and the data
+ * An in-core inode: attributes, the two inode-level locks of {@link org.iomapfs.core.lockdep.LockOrder}, the page cache and the data
  * fork. {@link #size} is i_size: read without locks, changed under i_rwsem exclusive (or by direct I/O
  * completion) inside a metadata update.
  */
@@ -19,8 +20,8 @@ public final class Inode {
     public final long ino;
     public final FileType type;
     public final int blockSize;
-    public final ReentrantReadWriteLock iRwsem = new ReentrantReadWriteLock();
-    public final ReentrantReadWriteLock invalidateLock = new ReentrantReadWriteLock();
+    public final TrackedRwLock iRwsem = new TrackedRwLock(LockOrder.I_RWSEM);
+    public final TrackedRwLock invalidateLock = new TrackedRwLock(LockOrder.INVALIDATE_LOCK);
     public final AddressSpace mapping;
     public final ExtentMap dataFork;
     /** Directory entries, name -> ino (directories only), guarded by the namespace lock for changes. */

@@ -12,7 +12,8 @@ import org.iomapfs.core.store.MetaStore;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.iomapfs.core.lockdep.LockOrder;
+import org.iomapfs.core.lockdep.TrackedRwLock;
 import java.util.function.Function;
 import java.util.function.LongFunction;
 
@@ -27,7 +28,7 @@ import java.util.function.LongFunction;
 public final class Namespace {
     public static final int NAME_MAX = 255;
 
-    public final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    public final TrackedRwLock lock = new TrackedRwLock(LockOrder.NAMESPACE);
     private final MetaStore store;
     private final LongFunction<Inode> inodes;
     private final Function<InodeRecord, Inode> instantiate;

@@ -2,6 +2,7 @@ package org.iomapfs.core.pagecache;
 
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import org.iomapfs.core.lockdep.LockOrder;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -48,6 +49,7 @@ public final class Folio {
     // --- lock -------------------------------------------------------------------------------------
 
     public void lock() {
+        LockOrder.FOLIO.acquire();
         lock.acquireUninterruptibly();
         owner = Thread.currentThread();
     }
@@ -55,6 +57,7 @@ public final class Folio {
     public boolean tryLock() {
         if (lock.tryAcquire()) {
             owner = Thread.currentThread();
+            LockOrder.FOLIO.acquiredTry();
             return true;
         }
         return false;
@@ -64,6 +67,7 @@ public final class Folio {
     public boolean lock(long timeoutMs) throws InterruptedException {
         if (lock.tryAcquire(timeoutMs, TimeUnit.MILLISECONDS)) {
             owner = Thread.currentThread();
+            LockOrder.FOLIO.acquiredTry();
             return true;
         }
         return false;
@@ -75,6 +79,7 @@ public final class Folio {
         }
         owner = null;
         lock.release();
+        LockOrder.FOLIO.release();
     }
 
     /** Whether the calling thread holds the lock: waiting for it again could never end. */
@@ -242,7 +247,16 @@ public final class Folio {
     }
 
     /** folio_wait_writeback. */
-    public synchronized void waitWriteback() {
+    public void waitWriteback() {
+        if (lockedByCurrentThread()) {
+            LockOrder.WRITEBACK.waitForExcept(LockOrder.FOLIO);
+        } else {
+            LockOrder.WRITEBACK.waitFor();
+        }
+        waitWritebackEnd();
+    }
+
+    private synchronized void waitWritebackEnd() {
         boolean interrupted = false;
         while (writeback) {
             try {

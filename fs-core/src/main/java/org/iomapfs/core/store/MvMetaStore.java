@@ -14,7 +14,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.iomapfs.core.lockdep.LockOrder;
+import org.iomapfs.core.lockdep.TrackedRwLock;
 import java.util.function.Supplier;
 
 /**
@@ -30,7 +31,7 @@ public final class MvMetaStore implements MetaStore {
     static final long STATE_DELALLOC = 2;
 
     private final MVStore mv;
-    private final ReentrantReadWriteLock txn = new ReentrantReadWriteLock();
+    private final TrackedRwLock txn = new TrackedRwLock(LockOrder.META_TXN);
     private final MVMap<String, Long> sb;
     private final MVMap<Long, long[]> inodes;
     private final MVMap<Long, String> symlinks;

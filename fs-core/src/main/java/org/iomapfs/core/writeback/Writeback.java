@@ -10,6 +10,7 @@ import org.iomapfs.core.hooks.HookPoint;
 import org.iomapfs.core.trace.Trace;
 import org.iomapfs.core.inode.FsContext;
 import org.iomapfs.core.inode.Inode;
+import org.iomapfs.core.lockdep.LockOrder;
 import org.iomapfs.core.pagecache.AddressSpace;
 import org.iomapfs.core.pagecache.Folio;
 
@@ -136,6 +137,17 @@ public final class Writeback implements AutoCloseable {
      * (WB_SYNC_ALL) folios under writeback are waited for and written again; otherwise skipped.
      */
     public void writepages(Inode inode, long start, long end, boolean sync) {
+        // Folios this call puts under writeback end only once it submits them (or their completion runs):
+        // whatever it takes until then, a waiter for writeback depends on.
+        LockOrder.WRITEBACK.acquire();
+        try {
+            writepagesLocked(inode, start, end, sync);
+        } finally {
+            LockOrder.WRITEBACK.release();
+        }
+    }
+
+    private void writepagesLocked(Inode inode, long start, long end, boolean sync) {
         AddressSpace mapping = inode.mapping;
         Wpc wpc = new Wpc();
         long endIdx = end == Long.MAX_VALUE ? Long.MAX_VALUE : end / Folio.SIZE;
@@ -380,16 +392,23 @@ public final class Writeback implements AutoCloseable {
                 batch.add(first);
                 completions.drainTo(batch);
                 boolean poison = false;
-                for (Ioend io : batch) {
-                    if (io.inode == null) {
-                        poison = true;
-                        continue;
+                // The ioends queued behind this batch end only after its commit: the whole batch is the
+                // writeback-ending context that waiters for writeback depend on.
+                LockOrder.WRITEBACK.acquire();
+                try {
+                    for (Ioend io : batch) {
+                        if (io.inode == null) {
+                            poison = true;
+                            continue;
+                        }
+                        endIoend(io);
                     }
-                    endIoend(io);
+                    batch.clear();
+                    // The transactions of this batch (unwritten -> written) are committed together.
+                    ctx.commit(false);
+                } finally {
+                    LockOrder.WRITEBACK.release();
                 }
-                batch.clear();
-                // The transactions of this batch (unwritten -> written) are committed together.
-                ctx.commit(false);
                 lastCommit = System.nanoTime();
                 if (poison) {
                     return;

@@ -11,6 +11,7 @@ import org.iomapfs.fuse.Native;
 import org.iomapfs.fuse.Unmount;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import org.iomapfs.core.lockdep.LockOrder;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -181,6 +182,8 @@ public final class Main implements Runnable {
         int maxWrite;
         @Option(names = "--log", description = "daemon log file (background mounts; default: in the temporary directory)")
         Path log;
+        @Option(names = "--lockdep", description = "check the engine's lock order at run time; reports go to the log and to .iomapfs/lockdep")
+        boolean lockdep;
         @Option(names = "--debug", description = "libfuse debug output (-d) in the log")
         boolean debug;
         @Option(names = "--fsname", paramLabel = "NAME",
@@ -217,6 +220,10 @@ public final class Main implements Runnable {
             boolean root = Native.libc().getuid() == 0;
             FuseMount.Options o = new FuseMount.Options(fsName != null ? fsName : img.toString(), threads, kind,
                 maxWrite, root || userAllowOther(), debug, !noSubtype);
+            if (lockdep) {
+                LockOrder.LOCKDEP.setOn(true);
+            }
+            LockOrder.LOCKDEP.addReporter(r -> Log.info("lockdep:\n" + r));
             Daemon d = new Daemon(new Daemon.Settings(img, mp, mode, bugs, injects, cacheMb << 20, o));
             d.start();
             System.out.println("iomapfs: mounted " + img + " at " + mp + " (pid " + ProcessHandle.current().pid()
@@ -252,7 +259,7 @@ public final class Main implements Runnable {
             if (daemonOpts != null && !daemonOpts.isBlank()) {
                 cmd.addAll(List.of(daemonOpts.strip().split("\\s+")));
             }
-            for (String p : List.of(Engine.PROPERTY)) {
+            for (String p : List.of(Engine.PROPERTY, LockOrder.PROPERTY, LockOrder.DIR_PROPERTY)) {
                 if (System.getProperty(p) != null) {
                     cmd.add("-D" + p + "=" + System.getProperty(p));
                 }
@@ -270,6 +277,9 @@ public final class Main implements Runnable {
             injects.forEach((k, v) -> cmd.addAll(List.of("--inject", k + "=" + v)));
             if (debug) {
                 cmd.add("--debug");
+            }
+            if (lockdep) {
+                cmd.add("--lockdep");
             }
             if (fsName != null) {
                 cmd.addAll(List.of("--fsname", fsName));

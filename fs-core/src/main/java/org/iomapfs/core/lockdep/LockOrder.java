@@ -1,0 +1,68 @@
+package org.iomapfs.core.lockdep;
+
+/**
+ * The engine's lock order, in one place, and the classes the validator checks it with ({@link LockGraph}, on
+ * with {@code -Diomapfs.lockdep=true}: every test run, and the daemon's {@code --lockdep}). A thread may only
+ * take a lock further down this list than every lock it holds, and a wait counts as taking the class of
+ * whoever ends it:
+ *
+ * <ol>
+ *   <li>{@link #NAMESPACE} — {@code Namespace.lock}, directory tree changes (a global rwsem standing in for
+ *       per-directory i_rwsem), held only for the name operation itself;</li>
+ *   <li>{@link #I_RWSEM} — {@code Inode.iRwsem}: shared for buffered reads and direct I/O, exclusive for
+ *       buffered writes, truncate, fallocate and eviction. Page faults never take it (which is why write() and
+ *       mmap stores race);</li>
+ *   <li>{@link #INVALIDATE_LOCK} — {@code Inode.invalidateLock} (mapping->invalidate_lock, XFS MMAPLOCK):
+ *       shared for page faults, exclusive for truncate, punch, zero range, eviction and the delalloc release
+ *       scan after a failed write;</li>
+ *   <li>{@link #WRITEBACK} — ending folio writeback. Held by the code that ends it (writepages up to
+ *       submission, and the I/O completion worker over a batch and its commit); waited for by
+ *       {@code Folio.waitWriteback}. Nobody may wait for writeback holding anything below: completion takes
+ *       the ILOCK and commits the metadata transaction before it ends writeback. Waiting on the folio one holds
+ *       locked is the usual pattern and adds no folio -> writeback dependency: its writeback was started under
+ *       that lock and needs it no more;</li>
+ *   <li>{@link #FOLIO} — the folio lock: at most one folio at a time, except in index order within one
+ *       mapping;</li>
+ *   <li>{@link #ILOCK} — {@code ExtentMap.ilock}, XFS ILOCK;</li>
+ *   <li>{@link #META_TXN} — {@code MvMetaStore}'s transaction lock: shared in every update, exclusive while a
+ *       commit writes a version. A commit is taken holding at most the locks above it here, never inside an
+ *       update;</li>
+ *   <li>leaf monitors, which take nothing while held and so can close no cycle (not tracked): the
+ *       {@code Allocator} (free space and reservations), an inode's attribute monitor, a folio's flag bits,
+ *       {@code Errseq}, {@code MetaStore.allocateIno}, the injector, the bug switches, a mapping's PTEs and
+ *       the flusher's kick.</li>
+ * </ol>
+ *
+ * Reclaim only trylocks folios, so it adds no dependency. Inode eviction (iput_final) runs holding nothing:
+ * the last unlink, rename over or close decides it under the namespace lock and evicts after releasing it.
+ */
+public final class LockOrder {
+    /** System property: on when "true" (surefire sets it; a spawned daemon inherits it from its CLI). */
+    public static final String PROPERTY = "iomapfs.lockdep";
+    /** System property: a directory where every report is also written as a file (what the tests check). */
+    public static final String DIR_PROPERTY = "iomapfs.lockdep.dir";
+
+    /** The engine's validator; one per JVM, like the kernel's, so classes are shared by every mounted engine. */
+    public static final LockGraph LOCKDEP = new LockGraph(Boolean.getBoolean(PROPERTY));
+
+    public static final LockClass NAMESPACE = LOCKDEP.newClass("namespace");
+    public static final LockClass I_RWSEM = LOCKDEP.newClass("i_rwsem");
+    public static final LockClass INVALIDATE_LOCK = LOCKDEP.newClass("invalidate_lock");
+    public static final LockClass WRITEBACK = LOCKDEP.newClass("folio writeback");
+    public static final LockClass FOLIO = LOCKDEP.newClass("folio lock");
+    public static final LockClass ILOCK = LOCKDEP.newClass("ILOCK");
+    public static final LockClass META_TXN = LOCKDEP.newClass("metadata transaction");
+
+    /** The documented order, outermost first. */
+    public static final java.util.List<LockClass> ORDER = java.util.List.of(NAMESPACE, I_RWSEM, INVALIDATE_LOCK,
+            WRITEBACK, FOLIO, ILOCK, META_TXN);
+
+    static {
+        String dir = System.getProperty(DIR_PROPERTY);
+        if (dir != null) {
+            LOCKDEP.addReporter(r -> ReportFiles.write(java.nio.file.Path.of(dir), r));
+        }
+    }
+
+    private LockOrder() { }
+}

@@ -1,0 +1,120 @@
+package org.iomapfs.core.lockdep;
+
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * A {@link ReentrantReadWriteLock} whose both sides belong to one lock class. Shared and exclusive are not told
+ * apart: Java's non-fair rwlock makes a new reader wait behind a queued writer, so a read side taken in the
+ * wrong order deadlocks as surely as a write side (the kernel's rwsem behaves the same; lockdep treats its
+ * read side as non-recursive).
+ */
+public class TrackedRwLock extends ReentrantReadWriteLock {
+    private final LockClass cls;
+    private final ReadLock read;
+    private final WriteLock write;
+
+    public TrackedRwLock(LockClass cls) {
+        this.cls = cls;
+        this.read = new Read(this);
+        this.write = new Write(this);
+    }
+
+    public LockClass lockClass() { return cls; }
+
+    @Override
+    public ReadLock readLock() { return read; }
+
+    @Override
+    public WriteLock writeLock() { return write; }
+
+    private final class Read extends ReadLock {
+        Read(ReentrantReadWriteLock lock) { super(lock); }
+
+        @Override
+        public void lock() {
+            cls.acquire();
+            super.lock();
+        }
+
+        @Override
+        public void lockInterruptibly() throws InterruptedException {
+            cls.acquire();
+            try {
+                super.lockInterruptibly();
+            } catch (InterruptedException e) {
+                cls.release();
+                throw e;
+            }
+        }
+
+        @Override
+        public boolean tryLock() {
+            if (super.tryLock()) {
+                cls.acquiredTry();
+                return true;
+            }
+            return false;
+        }
+
+        @Override
+        public boolean tryLock(long timeout, TimeUnit unit) throws InterruptedException {
+            if (super.tryLock(timeout, unit)) {
+                cls.acquiredTry();
+                return true;
+            }
+            return false;
+        }
+
+        @Override
+        public void unlock() {
+            super.unlock();
+            cls.release();
+        }
+    }
+
+    private final class Write extends WriteLock {
+        Write(ReentrantReadWriteLock lock) { super(lock); }
+
+        @Override
+        public void lock() {
+            cls.acquire();
+            super.lock();
+        }
+
+        @Override
+        public void lockInterruptibly() throws InterruptedException {
+            cls.acquire();
+            try {
+                super.lockInterruptibly();
+            } catch (InterruptedException e) {
+                cls.release();
+                throw e;
+            }
+        }
+
+        @Override
+        public boolean tryLock() {
+            if (super.tryLock()) {
+                cls.acquiredTry();
+                return true;
+            }
+            return false;
+        }
+
+        @Override
+        public boolean tryLock(long timeout, TimeUnit unit) throws InterruptedException {
+            if (super.tryLock(timeout, unit)) {
+                cls.acquiredTry();
+                return true;
+            }
+            return false;
+        }
+
+        @Override
+        public void unlock() {
+            super.unlock();
+            cls.release();
+        }
+    }
+}
