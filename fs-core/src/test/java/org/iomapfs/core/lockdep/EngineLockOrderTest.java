@@ -34,6 +34,7 @@ class EngineLockOrderTest {
             fs.write(a, 1000, ByteBuffer.wrap(data));
             fs.fsync(a, false);
             fs.fallocate(a, Falloc.PUNCH_HOLE | Falloc.KEEP_SIZE, 8192, 20_000);
+            fs.fallocate(a, Falloc.ZERO_RANGE | Falloc.KEEP_SIZE, 30_000, 10_000);
             fs.ftruncate(a, 50_000);
             fs.write(a, 60_000, ByteBuffer.wrap(data, 0, 5000));
             long d = fs.open("/a", rw | OpenFlags.O_DIRECT);
@@ -51,6 +52,12 @@ class EngineLockOrderTest {
             fs.write(c, 0, ByteBuffer.wrap(data));
             fs.release(c);
             fs.rename("/c", "/b");
+            fs.mkdir("/d", 0755, 0, 0);
+            long e = fs.create("/d/e", 0644, rw, 0, 0);
+            fs.write(e, 0, ByteBuffer.wrap(data));
+            fs.unlink("/d/e");
+            fs.release(e);
+            fs.rmdir("/d");
             fs.dropCaches();
             fs.sync();
         }
