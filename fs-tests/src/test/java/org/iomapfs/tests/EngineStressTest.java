@@ -552,6 +552,8 @@ class EngineStressTest {
             assertTrue(report.clean(), "seed " + seed + ": fsck: " + report.problems());
         } finally {
             if (wedged) {
+                // abandoned, not closed: close would wait for the stuck threads; stop the injected reclaim loop
+                fs.context().inject.close();
                 fs.crashForTest();
             } else {
                 fs.close();
