@@ -1,6 +1,7 @@
 package org.iomapfs.tests.mount;
 
 import org.iomapfs.fuse.Mounts;
+import org.iomapfs.fuse.Unmount;
 import org.iomapfs.fuse.cli.Main;
 import org.junit.jupiter.api.Assumptions;
 
@@ -12,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -126,6 +128,64 @@ public final class LiveMount implements AutoCloseable {
         List<String> args = new ArrayList<>(List.of("mount", image.toString(), mnt.toString()));
         args.addAll(List.of(mountOptions));
         cliOk(args.toArray(String[]::new));
+    }
+
+    /** The daemon serving this mount: the JVM started with {@code --foreground} and this mount point. */
+    public Optional<ProcessHandle> daemon() {
+        String m = mnt.toString();
+        return ProcessHandle.allProcesses()
+            .filter(p -> p.info().arguments().map(a -> List.of(a).contains(m) && List.of(a).contains("--foreground")).orElse(false))
+            .findFirst();
+    }
+
+    /**
+     * Recovers from a hung daemon the way an administrator would: dumps its threads (jstack), aborts the FUSE
+     * connection through fusectl (mounted first if it is not, as on a fresh machine) so that every blocked
+     * request fails with ENOTCONN, detaches the mount and kills the daemon. Returns the thread dump.
+     */
+    public String abort() {
+        Optional<ProcessHandle> d = daemon();
+        String dump = d.map(p -> run(30, Path.of(System.getProperty("java.home"), "bin", "jstack").toString(),
+                Long.toString(p.pid()))).orElse("(no daemon process found for " + mnt + ")");
+        Optional<Mounts.Mount> m = Mounts.at(mnt);
+        if (m.isPresent()) {
+            Path fusectl = Path.of("/sys/fs/fuse/connections");
+            if (Mounts.at(fusectl).isEmpty()) {
+                run(30, "mount", "-t", "fusectl", "none", fusectl.toString());
+            }
+            Unmount.abortConnection(m.get().minor());
+            run(30, "umount", "-l", mnt.toString());
+        }
+        d.ifPresent(p -> {
+            p.destroyForcibly();
+            try {
+                p.onExit().get(30, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                System.out.println("LiveMount: daemon " + p.pid() + " did not exit after SIGKILL: " + e);
+            }
+        });
+        return dump;
+    }
+
+    /** Runs a command, waiting up to {@code timeoutSeconds}; returns its merged output (what it printed by then). */
+    static String run(long timeoutSeconds, String... cmd) {
+        try {
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            java.util.concurrent.CompletableFuture<String> out = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                } catch (IOException e) {
+                    return "";
+                }
+            });
+            if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                return String.join(" ", cmd) + ": did not finish within " + timeoutSeconds + " s";
+            }
+            return out.get(timeoutSeconds, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            return String.join(" ", cmd) + ": " + e;
+        }
     }
 
     @Override
