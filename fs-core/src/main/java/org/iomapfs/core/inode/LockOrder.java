@@ -19,6 +19,7 @@ package org.iomapfs.core.inode;
  *
  * The writeback path starts at the folio lock (it holds no inode lock), the I/O completion worker at the
  * ILOCK. {@code MetaStore.commit} takes the exclusive side of the transaction lock while holding nothing.
+ * Outside the engine, fs-fuse's {@code ControlErrors} monitor is a leaf, taken after a control write returned.
  */
 public final class LockOrder {
     private LockOrder() { }
