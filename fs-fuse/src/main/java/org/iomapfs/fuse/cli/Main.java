@@ -448,7 +448,7 @@ public final class Main implements Runnable {
             try {
                 int owner = (Integer) Files.getAttribute(f, "unix:uid");
                 if (owner != Native.libc().getuid()) {
-                    return "permission denied: only the mount's owner (uid " + owner + ") may change controls";
+                    return "permission denied: only the mount's owner may change controls (owner uid " + owner + ")";
                 }
                 if (!Files.getPosixFilePermissions(f).contains(java.nio.file.attribute.PosixFilePermission.OWNER_WRITE)) {
                     return "permission denied: " + key + " is read-only";
