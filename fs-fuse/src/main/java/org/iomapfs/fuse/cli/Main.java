@@ -426,9 +426,9 @@ public final class Main implements Runnable {
                         throw new Failure("cannot set " + key + "=" + value + ": " + denied(f, key));
                     } catch (IOException e) {
                         // the write(2) failed with only an errno; the daemon keeps the engine's reason for this thread
-                        Optional<String> why = lastError(dir);
-                        throw new Failure("cannot set " + key + "=" + value + ": " + why.orElse(reason(e)),
-                            why.isPresent() ? EXIT_BAD_INPUT : 1);
+                        String errno = reason(e);
+                        throw new Failure("cannot set " + key + "=" + value + ": " + lastError(dir).orElse(errno),
+                            errno.equals("Invalid argument") ? EXIT_BAD_INPUT : 1);
                     }
                 }
             }
