@@ -1,6 +1,7 @@
 package org.iomapfs.fuse;
 
 import org.iomapfs.core.api.Controls;
+import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.FsException;
 
 import java.io.IOException;
@@ -21,9 +22,22 @@ import java.util.stream.Stream;
  * then tears the session down, closes the engine (flush dirty data, commit metadata) and releases the image.
  */
 public final class Daemon {
-    /** A failure to mount, with the one-line message the user sees. */
+    /**
+     * A failure to mount, with the one-line message the user sees; {@code badInput} when an argument cannot be
+     * used as given (exit status 2, not 1): a path that is missing or of the wrong kind, a file that is not an
+     * iomapfs image or lacks its metadata, a bad setting.
+     */
     public static final class MountFailure extends RuntimeException {
-        public MountFailure(String message) { super(message); }
+        private final boolean badInput;
+
+        public MountFailure(String message) { this(message, false); }
+
+        public MountFailure(String message, boolean badInput) {
+            super(message);
+            this.badInput = badInput;
+        }
+
+        public boolean badInput() { return badInput; }
     }
 
     public record Settings(Path image, Path mountPoint, String mode, Map<String, String> bugs,
@@ -42,10 +56,10 @@ public final class Daemon {
     /** The checks a mount makes before touching anything; the CLI runs them too, for a fast clear error. */
     public static void checkMountPoint(Path mnt) {
         if (!Files.exists(mnt)) {
-            throw new MountFailure("mount point " + mnt + " does not exist");
+            throw new MountFailure("mount point " + mnt + " does not exist", true);
         }
         if (!Files.isDirectory(mnt)) {
-            throw new MountFailure("mount point " + mnt + " is not a directory");
+            throw new MountFailure("mount point " + mnt + " is not a directory", true);
         }
         Optional<Mounts.Mount> m = Mounts.at(mnt);
         if (m.isPresent()) {
@@ -54,7 +68,7 @@ public final class Daemon {
         }
         try (Stream<Path> entries = Files.list(mnt)) {
             if (entries.findAny().isPresent()) {
-                throw new MountFailure("mount point " + mnt + " is busy: the directory is not empty");
+                throw new MountFailure("mount point " + mnt + " is busy: the directory is not empty", true);
             }
         } catch (IOException e) {
             throw new MountFailure("cannot read mount point " + mnt + ": " + e.getMessage());
@@ -63,10 +77,19 @@ public final class Daemon {
 
     public static void checkImage(Path image) {
         if (!Files.exists(image)) {
-            throw new MountFailure("image " + image + " does not exist (create it with: iomapfs mkfs " + image + ")");
+            throw new MountFailure("image " + image + " does not exist (create it with: iomapfs mkfs " + image + ")", true);
         }
         if (!Files.isRegularFile(image)) {
-            throw new MountFailure("image " + image + " is not a regular file");
+            throw new MountFailure("image " + image + " is not a regular file", true);
+        }
+    }
+
+    /** libfuse 2.9 loads (the first use would otherwise fail deep in jnr-fuse with a bare linkage error). */
+    public static void checkFuseLibrary() {
+        try {
+            Native.fuse();
+        } catch (IllegalStateException e) {
+            throw new MountFailure(e.getMessage());
         }
     }
 
@@ -79,6 +102,7 @@ public final class Daemon {
     public void start() {
         checkImage(s.image());
         checkMountPoint(s.mountPoint());
+        checkFuseLibrary();
         try {
             lock = ImageLock.tryAcquire(s.image());
         } catch (IllegalStateException e) {
@@ -90,7 +114,12 @@ public final class Daemon {
         try {
             try {
                 engine = Engine.load().open(s.image(), s.cacheBytes());
-            } catch (FsException | IllegalStateException e) {
+            } catch (FsException e) {
+                // ENOENT/EINVAL: not an iomapfs image, or its metadata is missing or unreadable (the engine
+                // refuses them before changing anything); EBUSY, EIO: the image is fine but cannot be used now
+                boolean bad = e.errno() == Errno.ENOENT || e.errno() == Errno.EINVAL;
+                throw new MountFailure("cannot open image " + s.image() + ": " + e.getMessage(), bad);
+            } catch (IllegalStateException e) {
                 throw new MountFailure("cannot open image " + s.image() + ": " + e.getMessage());
             }
             applySettings(engine.controls());
@@ -132,12 +161,12 @@ public final class Daemon {
                 String what = dir.isEmpty() ? "setting '" + key + "'" : "unknown " + (dir.equals("bugs/") ? "bug" :
                     dir.equals("inject/") ? "injection knob" : "key") + " '" + key.substring(dir.length()) + "'";
                 throw new MountFailure((dir.isEmpty() ? "unknown " : "") + what
-                    + (known.isEmpty() ? "" : " (known: " + String.join(", ", known) + ")"));
+                    + (known.isEmpty() ? "" : " (known: " + String.join(", ", known) + ")"), true);
             }
             try {
                 c.write(key, w.getValue());
             } catch (FsException e) {
-                throw new MountFailure("bad value '" + w.getValue() + "' for " + key + ": " + e.getMessage());
+                throw new MountFailure("bad value '" + w.getValue() + "' for " + key + ": " + e.getMessage(), true);
             }
         }
     }

@@ -94,7 +94,8 @@ public class FuseMount extends FuseStubFS {
 
     public FuseMount(Vfs vfs, Controls controls, int ownerUid, int ownerGid) {
         this.vfs = vfs;
-        this.controls = controls;
+        // /.iomapfs/last_error: the engine's message of a failed control write, which FUSE reduces to an errno
+        this.controls = new ControlErrors(controls, () -> getContext().pid.intValue());
         this.ownerUid = ownerUid;
         this.ownerGid = ownerGid;
         this.controlTree = ControlTree.build(controls.keys());

@@ -71,20 +71,30 @@ public final class Native {
     public static final int LOCK_NB = 4;
     public static final int MNT_DETACH = 2;
 
+    /**
+     * The library {@link #fuse} loads, {@code libfuse.so.2} unless this system property names another (tests name
+     * an absent one to see the message a machine without libfuse2 gives). The daemon JVM inherits it.
+     */
+    public static final String LIBFUSE_PROPERTY = "iomapfs.libfuse";
+
     private static volatile LibFuse2 fuse;
     private static volatile LibC libc;
 
+    /** libfuse 2.9; an {@link IllegalStateException} naming the library and the package to install if it is absent. */
     public static LibFuse2 fuse() {
         LibFuse2 f = fuse;
         if (f == null) {
             synchronized (Native.class) {
                 if (fuse == null) {
                     // Debian's libfuse2 ships only the versioned soname; libfuse.so exists only with libfuse-dev.
+                    String name = System.getProperty(LIBFUSE_PROPERTY, "libfuse.so.2");
                     try {
-                        fuse = LibraryLoader.create(LibFuse2.class).failImmediately().load("libfuse.so.2");
-                    } catch (Throwable e) {
-                        throw new IllegalStateException("cannot load libfuse.so.2 (install the libfuse2 package): "
-                            + e.getMessage(), e);
+                        fuse = LibraryLoader.create(LibFuse2.class).failImmediately().load(name);
+                    } catch (LinkageError | RuntimeException e) {
+                        String why = String.valueOf(e.getMessage()).lines().findFirst().orElse(e.toString());
+                        throw new IllegalStateException("cannot load " + name + " (libfuse 2.9), which iomapfs mounts"
+                            + " through: install it with 'apt-get install -y libfuse2' (Debian/Ubuntu package libfuse2)"
+                            + " [" + why + "]", e);
                     }
                 }
                 f = fuse;

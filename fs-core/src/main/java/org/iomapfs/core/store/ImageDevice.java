@@ -94,7 +94,7 @@ public final class ImageDevice implements BlockDev, AutoCloseable {
         }
         if (!Superblock.validBlockSize(bs)) {
             throw new FsException(Errno.EINVAL, image + ": corrupt superblock (block size " + bs
-                    + " is not a power of two from 512 to 4096)");
+                    + " is not " + Superblock.acceptedBlockSizes() + ")");
         }
         if (len < count * bs) {
             throw new FsException(Errno.EINVAL, image + ": image is " + len + " bytes, superblock says " + count * bs);

@@ -17,7 +17,8 @@ public final class Mkfs {
 
     public static Superblock format(Path image, long sizeBytes, int blockSize, boolean force) {
         if (!Superblock.validBlockSize(blockSize)) {
-            throw new FsException(Errno.EINVAL, "block size " + blockSize + " is not a power of two from 512 to 4096");
+            throw new FsException(Errno.EINVAL, "block size " + blockSize + " is not supported: it must be "
+                    + Superblock.acceptedBlockSizes());
         }
         long blocks = sizeBytes / blockSize;
         if (blocks < 16) {

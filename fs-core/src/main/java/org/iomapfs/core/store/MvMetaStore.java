@@ -7,6 +7,8 @@ import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.FileType;
 import org.iomapfs.core.api.FsException;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.AbstractMap;
 import java.util.ArrayList;
@@ -56,8 +58,26 @@ public final class MvMetaStore implements MetaStore {
         return image.resolveSibling(image.getFileName() + ".meta");
     }
 
-    /** Opens an existing store; EINVAL with the cause if MVStore cannot read it. */
+    /**
+     * Opens an existing store; ENOENT if the file is missing, EINVAL with the cause if MVStore cannot read it.
+     * MVStore creates (read-write) or initialises (an empty file) a store it does not find, so those two are
+     * refused here: a failed open must leave the files as they were.
+     */
     public static MvMetaStore open(Path metaFile, boolean readOnly) {
+        if (!Files.exists(metaFile)) {
+            throw new FsException(Errno.ENOENT, metaFile + ": metadata file is missing (mkfs writes it beside the image;"
+                    + " the image cannot be used without it)");
+        }
+        if (!Files.isRegularFile(metaFile)) {
+            throw new FsException(Errno.EINVAL, metaFile + ": metadata file is not a regular file");
+        }
+        try {
+            if (Files.size(metaFile) == 0) {
+                throw new FsException(Errno.EINVAL, metaFile + ": metadata file is empty");
+            }
+        } catch (IOException e) {
+            throw new FsException(Errno.EIO, metaFile + ": cannot read: " + e.getMessage());
+        }
         try {
             MVStore.Builder b = new MVStore.Builder().fileName(metaFile.toString()).autoCommitDisabled();
             if (readOnly) {

@@ -73,10 +73,44 @@ class BadInputTest {
     }
 
     @Test
-    void blockSizeOutOfRangeIsRefusedByMkfs() {
-        for (int bs : new int[]{256, 3000, 8192}) {
+    void missingMetadataFileIsENOENTAndNotCreated() throws Exception {
+        Path img = dir.resolve("img");
+        Mkfs.format(img, 1 << 20, 4096, false);
+        Path meta = MvMetaStore.metaPath(img);
+        Files.delete(meta);
+        assertOpenFails(img, Errno.ENOENT, meta + ": metadata file is missing");
+        assertFalse(Files.exists(meta), "a failed open must not create " + meta);
+    }
+
+    @Test
+    void emptyMetadataFileIsRejected() throws Exception {
+        Path img = dir.resolve("img");
+        Mkfs.format(img, 1 << 20, 4096, false);
+        Files.write(MvMetaStore.metaPath(img), new byte[0]);
+        assertOpenFails(img, Errno.EINVAL, "metadata file is empty");
+    }
+
+    @Test
+    void metadataFileOfAnotherImageIsRejected() throws Exception {
+        Path img = dir.resolve("img");
+        Path other = dir.resolve("other");
+        Mkfs.format(img, 1 << 20, 4096, false);
+        Mkfs.format(other, 1 << 20, 4096, false);
+        Files.copy(MvMetaStore.metaPath(other), MvMetaStore.metaPath(img), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Path meta = MvMetaStore.metaPath(img);
+        String before = digest(img) + digest(meta);
+        FsException e = assertThrows(FsException.class, () -> IomapFs.open(img, EngineConfig.defaults()));
+        assertEquals(Errno.EINVAL, e.errno());
+        assertTrue(e.getMessage().contains("belongs to another image"), e.getMessage());
+        assertEquals(before, digest(img) + digest(meta), "image and metadata unchanged");
+    }
+
+    @Test
+    void blockSizeOutOfRangeIsRefusedByMkfsNamingTheAcceptedSizes() {
+        for (int bs : new int[]{256, 3000, 8192, 65536, 0, -4096}) {
             FsException e = assertThrows(FsException.class, () -> Mkfs.format(dir.resolve("i" + bs), 1 << 20, bs, false));
             assertEquals(Errno.EINVAL, e.errno());
+            assertEquals("block size " + bs + " is not supported: it must be 512, 1024, 2048 or 4096", e.getMessage());
             assertFalse(Files.exists(dir.resolve("i" + bs)), "nothing created");
         }
     }

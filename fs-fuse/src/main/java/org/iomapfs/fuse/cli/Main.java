@@ -18,6 +18,7 @@ import picocli.CommandLine.Parameters;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -63,7 +64,8 @@ public final class Main implements Runnable {
             String msg = ex instanceof Failure || ex instanceof Daemon.MountFailure
                 ? ex.getMessage() : ex.toString();
             cmd.getErr().println("iomapfs " + cmd.getCommandName() + ": " + msg);
-            return 1;
+            return ex instanceof Failure f ? f.exitCode
+                : ex instanceof Daemon.MountFailure m && m.badInput() ? EXIT_BAD_INPUT : 1;
         });
         return cl.execute(args);
     }
@@ -73,9 +75,32 @@ public final class Main implements Runnable {
         spec.commandLine().usage(spec.commandLine().getOut());
     }
 
+    /**
+     * Exit status for input a command cannot use as given (as picocli's for a usage error): a path that is
+     * missing or of the wrong kind, a file that is not an iomapfs image, a bad value. 1 is a failure of the
+     * command itself (or, for fsck, problems found).
+     */
+    static final int EXIT_BAD_INPUT = 2;
+
     /** A user-facing failure with a one-line message. */
     static final class Failure extends RuntimeException {
-        Failure(String message) { super(message); }
+        final int exitCode;
+
+        Failure(String message) { this(message, 1); }
+
+        Failure(String message, int exitCode) {
+            super(message);
+            this.exitCode = exitCode;
+        }
+    }
+
+    /** The engine refused its input (no such file, not an image, a bad value or an existing image): exit 2. */
+    static Failure engineFailure(FsException e) {
+        boolean bad = switch (e.errno()) {
+            case ENOENT, EINVAL, EEXIST -> true;
+            default -> false;
+        };
+        return new Failure(e.getMessage(), bad ? EXIT_BAD_INPUT : 1);
     }
 
     static Path abs(Path p) {
@@ -105,7 +130,7 @@ public final class Main implements Runnable {
         try {
             return Math.multiplyExact(Long.parseLong(t.trim()), mult);
         } catch (NumberFormatException | ArithmeticException e) {
-            throw new Failure("bad size '" + s + "' (examples: 4096, 512M, 2G)");
+            throw new Failure("bad size '" + s + "' (examples: 4096, 512M, 2G)", EXIT_BAD_INPUT);
         }
     }
 
@@ -147,7 +172,7 @@ public final class Main implements Runnable {
             try {
                 Engine.load().mkfs(img, bytes, blockSize, force);
             } catch (FsException e) {
-                throw new Failure(e.getMessage());
+                throw engineFailure(e);
             }
             System.out.println("formatted " + img + ": " + bytes + " bytes, block size " + blockSize);
             return 0;
@@ -200,16 +225,17 @@ public final class Main implements Runnable {
             FuseMount.LoopKind kind = switch (loop) {
                 case "pool" -> FuseMount.LoopKind.POOL;
                 case "stock" -> FuseMount.LoopKind.STOCK;
-                default -> throw new Failure("bad --loop '" + loop + "' (pool or stock)");
+                default -> throw new Failure("bad --loop '" + loop + "' (pool or stock)", EXIT_BAD_INPUT);
             };
             if (cacheMb <= 0) {
-                throw new Failure("--cache-mb must be positive");
+                throw new Failure("--cache-mb must be positive", EXIT_BAD_INPUT);
             }
             if (fsName != null && (fsName.isBlank() || fsName.chars().anyMatch(Character::isWhitespace))) {
-                throw new Failure("bad --fsname '" + fsName + "' (non-empty, no white space)");
+                throw new Failure("bad --fsname '" + fsName + "' (non-empty, no white space)", EXIT_BAD_INPUT);
             }
             Daemon.checkImage(img);
             Daemon.checkMountPoint(mp);
+            Daemon.checkFuseLibrary();
             if (!ImageLock.isFree(img)) {
                 throw new Failure(Daemon.inUseMessage(img));
             }
@@ -259,7 +285,7 @@ public final class Main implements Runnable {
             if (daemonOpts != null && !daemonOpts.isBlank()) {
                 cmd.addAll(List.of(daemonOpts.strip().split("\\s+")));
             }
-            for (String p : List.of(Engine.PROPERTY, LockOrder.PROPERTY, LockOrder.DIR_PROPERTY)) {
+            for (String p : List.of(Engine.PROPERTY, Native.LIBFUSE_PROPERTY, LockOrder.PROPERTY, LockOrder.DIR_PROPERTY)) {
                 if (System.getProperty(p) != null) {
                     cmd.add("-D" + p + "=" + System.getProperty(p));
                 }
@@ -301,8 +327,9 @@ public final class Main implements Runnable {
                     return 0;
                 }
                 if (!p.isAlive()) {
+                    // the daemon ran this same CLI: its status tells bad input (2) from a failure (1)
                     throw new Failure(lastLine(logFile).orElse("the daemon exited with status " + p.exitValue()
-                        + " (log: " + logFile + ")"));
+                        + " (log: " + logFile + ")"), p.exitValue() == EXIT_BAD_INPUT ? EXIT_BAD_INPUT : 1);
                 }
                 Thread.sleep(20); // polling the mount table while the daemon starts
             }
@@ -318,9 +345,11 @@ public final class Main implements Runnable {
                     return Optional.of(l.substring("iomapfs mount: ".length()));
                 }
             }
+            // otherwise the last line that is not part of a stack trace (a frame says nothing of the cause)
             for (int i = lines.size() - 1; i >= 0; i--) {
-                if (!lines.get(i).isBlank()) {
-                    return Optional.of(lines.get(i).strip());
+                String l = lines.get(i).strip();
+                if (!l.isEmpty() && !l.startsWith("at ") && !l.matches("\\.\\.\\. \\d+ more")) {
+                    return Optional.of(l);
                 }
             }
             return Optional.empty();
@@ -384,7 +413,7 @@ public final class Main implements Runnable {
                 for (Path f : files) {
                     String key = dir.relativize(f).toString();
                     List<String> lines = read(f, key).lines().toList();
-                    out.println(key + ": " + (lines.size() == 1 ? lines.get(0)
+                    out.println(key + ": " + (lines.size() == 1 ? lines.get(0) : lines.isEmpty() ? "(empty)"
                         : "(" + lines.size() + " lines; iomapfs ctl " + mp + " " + key + ")"));
                 }
                 return 0;
@@ -394,7 +423,7 @@ public final class Main implements Runnable {
                 String key = eq < 0 ? item : item.substring(0, eq);
                 Path f = dir.resolve(key).normalize();
                 if (key.isEmpty() || !f.startsWith(dir) || !Files.isRegularFile(f)) {
-                    throw new Failure("unknown key '" + key + "'");
+                    throw new Failure("unknown key '" + key + "' (iomapfs ctl " + mp + " lists them)", EXIT_BAD_INPUT);
                 }
                 if (eq < 0) {
                     out.print(read(f, key));
@@ -403,8 +432,13 @@ public final class Main implements Runnable {
                     String value = item.substring(eq + 1);
                     try {
                         Files.writeString(f, value + "\n");
+                    } catch (AccessDeniedException e) {
+                        throw new Failure("cannot set " + key + "=" + value + ": " + denied(f, key));
                     } catch (IOException e) {
-                        throw new Failure("cannot set " + key + "=" + value + ": " + reason(e));
+                        // the write(2) failed with only an errno; the daemon keeps the engine's reason for this thread
+                        String errno = reason(e);
+                        throw new Failure("cannot set " + key + "=" + value + ": " + lastError(dir).orElse(errno),
+                            errno.equals("Invalid argument") ? EXIT_BAD_INPUT : 1);
                     }
                 }
             }
@@ -416,6 +450,32 @@ public final class Main implements Runnable {
                 return Files.readString(f);
             } catch (IOException e) {
                 throw new Failure("cannot read " + key + ": " + reason(e));
+            }
+        }
+
+        /** Why opening a control file for writing was refused: not the mount's owner, or a read-only key. */
+        private static String denied(Path f, String key) {
+            try {
+                int owner = (Integer) Files.getAttribute(f, "unix:uid");
+                if (owner != Native.libc().getuid()) {
+                    return "permission denied: only the mount's owner may change controls (owner uid " + owner + ")";
+                }
+                if (!Files.getPosixFilePermissions(f).contains(java.nio.file.attribute.PosixFilePermission.OWNER_WRITE)) {
+                    return "permission denied: " + key + " is read-only";
+                }
+            } catch (IOException | UnsupportedOperationException e) {
+                // fall through to the errno text
+            }
+            return "permission denied";
+        }
+
+        /** The daemon's message for this thread's last failed control write ({@code .iomapfs/last_error}). */
+        private static Optional<String> lastError(Path dir) {
+            try {
+                String m = Files.readString(dir.resolve("last_error")).strip();
+                return m.isEmpty() ? Optional.empty() : Optional.of(m);
+            } catch (IOException e) {
+                return Optional.empty(); // a daemon from before last_error
             }
         }
 
@@ -467,7 +527,9 @@ public final class Main implements Runnable {
     // ------------------------------------------------------------------------------------------- fsck
 
     @Command(name = "fsck", mixinStandardHelpOptions = true,
-        description = "Check an unmounted image; exit status 1 if it has problems.")
+        description = {"Check an unmounted image.",
+            "Exit status: 0 clean, 1 problems found, 2 not a usable image (missing, not an iomapfs image, its",
+            "IMAGE.meta missing or unreadable)."})
     static final class Fsck implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "IMAGE") Path image;
 
@@ -480,7 +542,7 @@ public final class Main implements Runnable {
             try {
                 problems = Engine.load().fsck(img);
             } catch (FsException e) {
-                throw new Failure(e.getMessage());
+                throw engineFailure(e);
             }
             if (problems.isEmpty()) {
                 System.out.println(img + ": clean");
