@@ -17,6 +17,9 @@ package org.iomapfs.core.inode;
  *   <li>folio monitor — flag bits only, never held across anything else.</li>
  * </ol>
  *
+ * {@code Injector.readGate} (inject/block_ino) is a wait, not a lock: a read waits on it at READ_BEGIN holding
+ * nothing, and it is only held to change the knob.
+ *
  * The writeback path starts at the folio lock (it holds no inode lock), the I/O completion worker at the
  * ILOCK. {@code MetaStore.commit} takes the exclusive side of the transaction lock while holding nothing.
  */
