@@ -57,9 +57,9 @@ public final class HungTaskWatchdog implements AutoCloseable {
 
     /** A thread found hung in this pass. */
     private record Hung(long id, String name, String what, long stuckNanos) {
+        /** Stable while the task stays hung, so the published status changes only when the set of tasks does. */
         String line(long timeoutSeconds) {
-            return "task " + name + " blocked for more than " + timeoutSeconds + " seconds" + what
-                + " (no progress for " + String.format("%.1f", stuckNanos / 1e9) + " s)";
+            return "task " + name + " blocked for more than " + timeoutSeconds + " seconds" + what;
         }
     }
 
@@ -225,7 +225,8 @@ public final class HungTaskWatchdog implements AutoCloseable {
         }
         int engineFrames = 0;
         for (StackTraceElement e : ti.getStackTrace()) {
-            if (e.getClassName().startsWith(ENGINE_PACKAGE)) {
+            // a thread started with a method reference shows the lambda's frame too
+            if (e.getClassName().startsWith(ENGINE_PACKAGE) && !e.getClassName().contains("$$Lambda")) {
                 engineFrames++;
             }
         }
@@ -237,7 +238,8 @@ public final class HungTaskWatchdog implements AutoCloseable {
             hungTasks.increment(fresh.size());
             StringBuilder b = new StringBuilder();
             for (Hung h : fresh) {
-                b.append("INFO: ").append(h.line(timeoutSeconds)).append('\n');
+                b.append("INFO: ").append(h.line(timeoutSeconds)).append(" (no progress for ")
+                    .append(String.format("%.1f", h.stuckNanos() / 1e9)).append(" s)\n");
             }
             if (!episode) {
                 b.append("Showing every thread's stack and the locks it holds:\n");
