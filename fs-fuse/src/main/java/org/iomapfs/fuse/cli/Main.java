@@ -188,8 +188,8 @@ public final class Main implements Runnable {
             description = "mount source shown in the mount table (default: the image path); fstests finds TEST_DEV by it")
         String fsName;
         @Option(names = "--hung-timeout", paramLabel = "SECONDS", defaultValue = "30",
-            description = {"log every thread's stack and held locks once a request or engine thread has made no",
-                "progress for this long, and count it in iomapfs_hung_tasks_total; 0: off (default: ${DEFAULT-VALUE})"})
+            description = "log every thread's stack and held locks once a request or engine thread has made no"
+                + " progress for this long, and count it in iomapfs_hung_tasks_total; 0: off (default: ${DEFAULT-VALUE})")
         long hungTimeout;
         @Option(names = "--no-subtype",
             description = "file system type plain 'fuse' instead of 'fuse.iomapfs' (what fstests' FSTYP=fuse looks for)")
@@ -330,9 +330,9 @@ public final class Main implements Runnable {
 
     @Command(name = "umount", mixinStandardHelpOptions = true,
         description = {"Unmount MNT and wait until its daemon has flushed, committed and closed the image.",
-            "A hung daemon (its hung-task watchdog found a request or engine thread blocked) is not unmounted:",
-            "the command says so; --force aborts its FUSE connection, detaches MNT and stops it (what was",
-            "fsynced stays on the image; run iomapfs fsck IMAGE afterwards)."})
+            "A hung daemon (its watchdog found a request or engine thread blocked) is not",
+            "unmounted: the command says so. --force aborts its FUSE connection, detaches MNT",
+            "and stops it; what was fsynced stays on the image (check it with iomapfs fsck)."})
     static final class Umount implements Callable<Integer> {
         /** How long --force gives the daemon to exit after SIGTERM before SIGKILL. */
         static final long FORCE_GRACE_MS = Long.getLong("iomapfs.forceGraceMs", 20_000);
@@ -340,8 +340,8 @@ public final class Main implements Runnable {
         @Parameters(index = "0", paramLabel = "MNT") Path mnt;
         @Option(names = "--lazy", description = "detach even if files are open (the daemon exits when they are closed)")
         boolean lazy;
-        @Option(names = "--force", description = {"abort the FUSE connection (mounting fusectl on /sys/fs/fuse/connections",
-            "if needed), detach MNT, then stop the daemon: SIGTERM, SIGKILL after 20 s"})
+        @Option(names = "--force", description = "abort the FUSE connection (mounting fusectl on /sys/fs/fuse/connections"
+            + " if needed), detach MNT, then stop the daemon: SIGTERM, SIGKILL after 20 s")
         boolean force;
 
         @Override
@@ -511,10 +511,10 @@ public final class Main implements Runnable {
     // ------------------------------------------------------------------------------------------- stats
 
     @Command(name = "stats", mixinStandardHelpOptions = true,
-        description = {"Print the metrics of a mounted file system (MNT/.iomapfs/metrics): the engine's and the",
-            "daemon's (iomapfs_hung_tasks_total: threads its hung-task watchdog found blocked; iomapfs_blocked_tasks:",
-            "how many are blocked now). The first line says whether the daemon is hung; a mount that does not",
-            "answer within 10 s is reported, not waited for."})
+        description = {"Print the metrics of a mounted file system (MNT/.iomapfs/metrics): the engine's",
+            "and the daemon's (iomapfs_hung_tasks_total: threads its hung-task watchdog found",
+            "blocked; iomapfs_blocked_tasks: how many are blocked now). The first line says",
+            "whether the daemon is hung; a mount that does not answer within 10 s is reported."})
     static final class Stats implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "MNT") Path mnt;
         @Option(names = "--raw", description = "print the Prometheus text as it is")
