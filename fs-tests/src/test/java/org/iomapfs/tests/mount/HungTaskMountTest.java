@@ -88,6 +88,9 @@ class HungTaskMountTest {
 
             String forced = stdoutOf("umount", "--force", m.mnt.toString());
             assertTrue(forced.contains("aborted FUSE connection"), forced);
+            // SIGTERM alone ended the hung daemon: its shutdown aborts and exits without waiting for the stuck read
+            assertTrue(forced.contains("stopped daemon pid " + daemonPid + " (SIGTERM)"), forced);
+            assertTrue(read(log).contains("stopping a hung daemon"), read(log));
             assertFalse(Mounts.at(m.mnt).isPresent(), "the mount point is gone");
             assertFalse(ProcessHandle.of(daemonPid).map(ProcessHandle::isAlive).orElse(false), "the daemon has exited");
             assertTrue(reader.waitFor(30, TimeUnit.SECONDS), "the blocked reader returns once the connection is aborted");
