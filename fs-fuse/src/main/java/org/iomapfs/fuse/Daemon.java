@@ -117,13 +117,15 @@ public final class Daemon {
             stateFile = DaemonState.file(s.mountPoint(), Native.libc().getuid());
             watchdog = new HungTaskWatchdog(hungTimeoutSeconds, mount.requests(), HungTaskWatchdog.ENGINE_THREADS,
                 meters.registry(), Log::info, this::publish);
+            // published before the mount is visible: whoever sees the mount finds the state too
+            publish(watchdog.status());
             try {
                 mount.mount(s.mountPoint(), s.options());
                 deviceMinor = Mounts.at(s.mountPoint()).map(Mounts.Mount::minor).orElse(-1);
             } catch (FsException e) {
+                deleteState();
                 throw new MountFailure(e.getMessage());
             }
-            publish(watchdog.status());
             watchdog.start();
         } catch (RuntimeException e) {
             if (engine != null) {
