@@ -291,6 +291,7 @@ public final class IomapFs implements Vfs, Controls {
     public int read(long fh, long offset, ByteBuffer dst) {
         Handle h = handle(fh);
         Inode in = regular(h.inode, "read");
+        ctx.hooks.fire(HookPoint.READ_BEGIN, in, offset);
         if (offset < 0) {
             throw new FsException(Errno.EINVAL, "negative offset " + offset);
         }
@@ -338,6 +339,7 @@ public final class IomapFs implements Vfs, Controls {
     public int read(long fh, long offset, MappedRegion dst, int off, int len) {
         Handle h = handle(fh);
         Inode in = regular(h.inode, "read");
+        ctx.hooks.fire(HookPoint.READ_BEGIN, in, offset);
         if (OpenFlags.isDirect(h.flags)) {
             return directReadInto(in, offset, dst, off, len);
         }

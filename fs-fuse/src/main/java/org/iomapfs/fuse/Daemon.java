@@ -3,6 +3,8 @@ package org.iomapfs.fuse;
 import org.iomapfs.core.api.Controls;
 import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.FsException;
+import org.iomapfs.fuse.watchdog.DaemonMeters;
+import org.iomapfs.fuse.watchdog.HungTaskWatchdog;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -14,12 +16,15 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import java.util.stream.Stream;
 
 /**
  * One mounted image in the foreground: checks, image lock, engine, control settings, mount, and the way out.
  * Whatever ends the mount (an unmount from outside, or SIGTERM/SIGINT which runs {@link #stop}), the daemon
  * then tears the session down, closes the engine (flush dirty data, commit metadata) and releases the image.
+ * A hung-task watchdog ({@link HungTaskWatchdog}) reports requests and engine threads that stop making progress;
+ * a hung daemon that gets SIGTERM aborts its FUSE connection and exits without waiting for the stuck threads.
  */
 public final class Daemon {
     /**
@@ -50,8 +55,20 @@ public final class Daemon {
     private final CountDownLatch closed = new CountDownLatch(1);
     private volatile boolean stopping;
     private int deviceMinor = -1;
+    private long hungTimeoutSeconds = 30;
+    private HungTaskWatchdog watchdog;
+    private Path stateFile;
 
     public Daemon(Settings s) { this.s = s; }
+
+    /** The hung-task timeout in seconds (default 30; 0 turns the watchdog off). Call before {@link #start}. */
+    public Daemon hungTimeout(long seconds) {
+        if (seconds < 0) {
+            throw new MountFailure("--hung-timeout must be 0 (off) or a number of seconds, not " + seconds);
+        }
+        this.hungTimeoutSeconds = seconds;
+        return this;
+    }
 
     /** The checks a mount makes before touching anything; the CLI runs them too, for a fast clear error. */
     public static void checkMountPoint(Path mnt) {
@@ -123,13 +140,22 @@ public final class Daemon {
                 throw new MountFailure("cannot open image " + s.image() + ": " + e.getMessage());
             }
             applySettings(engine.controls());
-            mount = new FuseMount(engine.vfs(), engine.controls(), Native.libc().getuid(), Native.libc().getgid());
+            DaemonMeters meters = new DaemonMeters();
+            mount = new FuseMount(engine.vfs(), meters.appendTo(engine.controls()), Native.libc().getuid(),
+                Native.libc().getgid());
+            stateFile = DaemonState.file(s.mountPoint(), Native.libc().getuid());
+            watchdog = new HungTaskWatchdog(hungTimeoutSeconds, mount.requests(), HungTaskWatchdog.ENGINE_THREADS,
+                meters.registry(), Log::info, this::publish);
+            // published before the mount is visible: whoever sees the mount finds the state too
+            publish(watchdog.status());
             try {
                 mount.mount(s.mountPoint(), s.options());
                 deviceMinor = Mounts.at(s.mountPoint()).map(Mounts.Mount::minor).orElse(-1);
             } catch (FsException e) {
+                deleteState();
                 throw new MountFailure(e.getMessage());
             }
+            watchdog.start();
         } catch (RuntimeException e) {
             if (engine != null) {
                 closeEngineQuietly();
@@ -184,8 +210,30 @@ public final class Daemon {
             Log.error("closing the engine failed", e);
             return 1;
         } finally {
+            watchdog.close();
+            deleteState();
             lock.close();
             closed.countDown();
+        }
+    }
+
+    /** Writes the state file the CLI reads (umount, stats) without going through the mount. */
+    private void publish(HungTaskWatchdog.Status st) {
+        ProcessHandle me = ProcessHandle.current();
+        try {
+            new DaemonState(me.pid(), DaemonState.startMillisOf(me), s.mountPoint().toAbsolutePath().normalize(),
+                s.image().toAbsolutePath().normalize(), st.hung(), st.blocked(), st.total(), hungTimeoutSeconds,
+                st.summary()).write(stateFile);
+        } catch (RuntimeException e) {
+            Log.info("cannot publish the daemon state: " + e.getMessage());
+        }
+    }
+
+    private void deleteState() {
+        try {
+            Files.deleteIfExists(stateFile);
+        } catch (IOException e) {
+            Log.info("cannot remove the daemon state file " + stateFile + ": " + e.getMessage());
         }
     }
 
@@ -206,6 +254,10 @@ public final class Daemon {
             return;
         }
         stopping = true;
+        if (watchdog.status().hung()) {
+            stopHung();
+            return;
+        }
         Path mnt = s.mountPoint();
         Log.info("stopping: syncing and unmounting " + mnt);
         Unmount.syncfs(mnt);
@@ -214,15 +266,72 @@ public final class Daemon {
             if (!mount.awaitLoopEnd(5, TimeUnit.SECONDS)) {
                 // a lazy unmount with files still open keeps the connection; abort it so the loop ends
                 Log.info("connection still busy after a lazy unmount; aborting it");
-                if (deviceMinor >= 0) {
-                    Unmount.abortConnection(deviceMinor);
-                }
+                abort();
             }
-            if (!closed.await(300, TimeUnit.SECONDS)) {
-                Log.info("engine did not close within 300 s; exiting anyway");
+            for (int waited = 0; !closed.await(1, TimeUnit.SECONDS); waited++) {
+                if (watchdog.status().hung()) {
+                    Log.info("hung while stopping (" + watchdog.status().summary() + "); exiting without closing"
+                        + " the engine: the image keeps what its last commit wrote (everything fsynced)");
+                    deleteState();
+                    return;
+                }
+                if (waited >= 300) {
+                    Log.info("engine did not close within 300 s; exiting anyway");
+                    return;
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /**
+     * SIGTERM on a hung daemon: a plain unmount first (it succeeds when nothing on the mount is open), then, if
+     * the request loop does not end, an abort of the FUSE connection (every request waiting in the kernel fails
+     * and the loop's reads of /dev/fuse end) and a lazy unmount. Every step is bounded. Threads stuck inside the
+     * engine are not waited for: the process exits without closing the engine, so the image keeps what its last
+     * metadata commit wrote, which includes everything fsynced.
+     */
+    private void stopHung() {
+        Path mnt = s.mountPoint();
+        Log.info("stopping a hung daemon (" + watchdog.status().summary() + "): unmounting " + mnt);
+        try {
+            // not mounted any more: umount --force detached it already
+            String err = Mounts.at(mnt).isEmpty() ? "already detached" : bounded(() -> Unmount.unmount(mnt, false));
+            if (err != null || !mount.awaitLoopEnd(5, TimeUnit.SECONDS)) {
+                Log.info("plain unmount: " + (err != null ? err : "the request loop did not end")
+                    + "; aborting the FUSE connection");
+                abort();
+                String lazy = bounded(() -> Unmount.unmount(mnt, true));
+                if (lazy != null && Mounts.at(mnt).isPresent()) {
+                    Log.info("lazy unmount of " + mnt + ": " + lazy);
+                }
+            }
+            if (!mount.awaitLoopEnd(5, TimeUnit.SECONDS)) {
+                Log.info("request threads are still blocked in the engine; exiting without closing it: the image"
+                    + " keeps what its last commit wrote (everything fsynced)");
+            } else if (!closed.await(30, TimeUnit.SECONDS)) {
+                Log.info("engine did not close within 30 s; exiting without closing it: the image keeps what its"
+                    + " last commit wrote (everything fsynced)");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        deleteState();
+    }
+
+    private void abort() {
+        String err = deviceMinor >= 0 ? Unmount.abortConnection(deviceMinor) : "its device number is unknown";
+        Log.info(err == null ? "aborted FUSE connection " + deviceMinor : "cannot abort the FUSE connection: " + err);
+    }
+
+    /** Runs an unmount step on its own thread and gives up on it after 5 s (a hung mount can block it). */
+    private static String bounded(Supplier<String> step) throws InterruptedException {
+        String[] out = new String[1];
+        Thread t = new Thread(() -> out[0] = step.get(), "iomapfs-unmount");
+        t.setDaemon(true);
+        t.start();
+        t.join(5_000);
+        return t.isAlive() ? "did not return within 5 s" : out[0]; // join: the thread's write is visible
     }
 }

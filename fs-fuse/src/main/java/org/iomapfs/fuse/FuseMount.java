@@ -15,6 +15,7 @@ import org.iomapfs.core.api.FsException;
 import org.iomapfs.core.api.OpenFlags;
 import org.iomapfs.core.api.StatFs;
 import org.iomapfs.core.api.Vfs;
+import org.iomapfs.fuse.watchdog.RequestSlots;
 import ru.serce.jnrfuse.FuseFillDir;
 import ru.serce.jnrfuse.FuseStubFS;
 import ru.serce.jnrfuse.struct.FileStat;
@@ -83,6 +84,7 @@ public class FuseMount extends FuseStubFS {
     private final int ownerGid;
     private final long mountTimeNs = System.currentTimeMillis() * 1_000_000L;
     private final HandleTable handles = new HandleTable();
+    private final RequestSlots requests = new RequestSlots();
     private volatile ControlTree controlTree;
 
     private volatile Pointer fuse;
@@ -214,6 +216,9 @@ public class FuseMount extends FuseStubFS {
 
     public int openHandles() { return handles.size(); }
 
+    /** The request each thread is serving, for the hung-task watchdog. */
+    public RequestSlots requests() { return requests; }
+
     private static String escapeOpt(String s) {
         return s.replace("\\", "\\\\").replace(",", "\\,");
     }
@@ -229,14 +234,20 @@ public class FuseMount extends FuseStubFS {
         int run();
     }
 
-    /** Runs one FUSE operation: an engine error becomes its errno; anything else is logged and becomes EIO. */
-    private static int call(Supplier<String> what, Op op) {
+    /**
+     * Runs one FUSE operation: an engine error becomes its errno; anything else is logged and becomes EIO. The
+     * thread's request slot says, while it runs, that this thread serves {@code what} (the hung-task watchdog).
+     */
+    private int call(Supplier<String> what, Op op) {
+        RequestSlots.Slot slot = requests.enter(what);
         try {
             return op.run();
         } catch (FsException e) {
             return err(e);
         } catch (RuntimeException e) {
             return unexpected(what.get(), e);
+        } finally {
+            slot.exit();
         }
     }
 

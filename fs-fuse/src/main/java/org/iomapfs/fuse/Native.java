@@ -56,6 +56,8 @@ public final class Native {
 
         int umount2(String target, int flags);
 
+        int mount(String source, String target, String fstype, long flags, String data);
+
         int syncfs(int fd);
 
         int getuid();

@@ -80,13 +80,45 @@ public final class Unmount {
         }
     }
 
-    /** Aborts the FUSE connection (fusectl) so that every pending and future request fails with ENOTCONN. */
-    public static void abortConnection(int deviceMinor) {
-        Path abort = Path.of("/sys/fs/fuse/connections", Integer.toString(deviceMinor), "abort");
+    /** Where the fusectl file system lists FUSE connections (Documentation/filesystems/fuse.rst). */
+    public static final Path FUSECTL = Path.of("/sys/fs/fuse/connections");
+
+    /**
+     * Mounts fusectl at {@link #FUSECTL} unless it is already there (a fresh machine does not mount it; the
+     * directory exists once the fuse module is loaded). Returns null on success, else the reason.
+     */
+    public static String ensureFusectl() {
+        if (Mounts.at(FUSECTL).filter(m -> m.fsType().equals("fusectl")).isPresent()) {
+            return null;
+        }
+        if (!Files.isDirectory(FUSECTL)) {
+            return FUSECTL + " does not exist (is the fuse module loaded?)";
+        }
+        if (Native.libc().mount("fusectl", FUSECTL.toString(), "fusectl", 0, null) != 0) {
+            return "cannot mount fusectl on " + FUSECTL + ": " + Native.strerror(Native.errno());
+        }
+        return null;
+    }
+
+    /**
+     * Aborts the FUSE connection with this device minor (fusectl's {@code N/abort}): every pending and future
+     * request fails (ECONNABORTED or ENOTCONN) and the daemon's reads of /dev/fuse end. Returns null on
+     * success, else the reason.
+     */
+    public static String abortConnection(int deviceMinor) {
+        String err = ensureFusectl();
+        if (err != null) {
+            return err;
+        }
+        Path abort = FUSECTL.resolve(Integer.toString(deviceMinor)).resolve("abort");
+        if (!Files.exists(abort)) {
+            return "no FUSE connection " + deviceMinor + " in " + FUSECTL + " (already gone)";
+        }
         try {
             Files.writeString(abort, "1");
+            return null;
         } catch (IOException e) {
-            Log.info("cannot abort the FUSE connection through " + abort + ": " + e.getMessage());
+            return "cannot abort the FUSE connection through " + abort + ": " + e.getMessage();
         }
     }
 }

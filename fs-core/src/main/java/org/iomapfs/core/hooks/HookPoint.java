@@ -5,6 +5,8 @@ package org.iomapfs.core.hooks;
  * work, at the place its name says, with the inode and file position concerned.
  */
 public enum HookPoint {
+    /** A read of a regular file (Vfs.read), before any lock is taken (inject/block_ino blocks here). */
+    READ_BEGIN,
     /** Buffered write: after ->iomap_begin returned, before the first folio is locked (write_delay_ms). */
     WRITE_AFTER_BEGIN,
     /** Buffered write: the folio is locked and the cached iomap was just checked with ->iomap_valid. */

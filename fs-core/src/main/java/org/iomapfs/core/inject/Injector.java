@@ -20,6 +20,10 @@ import java.util.stream.Stream;
  * pressure, each aimed by inode, byte range and N-th occurrence. Probabilities draw from one seeded source, so
  * a run is repeatable for a given seed and interleaving. Knobs act on operations that reach their point after
  * the change.
+ *
+ * <p>{@code block_ino=N} is not a fault but a stuck request on purpose, for the daemon's hung-task watchdog: every
+ * read of inode N waits at {@link HookPoint#READ_BEGIN}, holding no engine lock, in an untimed wait (so the
+ * thread makes no progress at all, as a task in D state) until the knob changes or the injector is closed.
  */
 public final class Injector implements AutoCloseable {
     /** Every knob, by its control name (inject/NAME). */
@@ -27,7 +31,7 @@ public final class Injector implements AutoCloseable {
         WRITE_DELAY_MS("write_delay_ms"), WB_DELAY_MS("wb_delay_ms"), COPYIN_FAIL("copyin_fail"),
         COPYIN_BYTES("copyin_bytes"), WB_SUBMIT_EIO("wb_submit_eio"), WB_COMPLETE_EIO("wb_complete_eio"),
         SEED("seed"), TARGET_INO("target_ino"), TARGET_RANGE("target_range"), NTH("nth"),
-        CACHE_BYTES("cache_bytes"), RECLAIM_EVERY_MS("reclaim_every_ms");
+        CACHE_BYTES("cache_bytes"), RECLAIM_EVERY_MS("reclaim_every_ms"), BLOCK_INO("block_ino");
 
         public final String id;
 
@@ -60,6 +64,10 @@ public final class Injector implements AutoCloseable {
     private volatile long nth;
     private volatile int reclaimEveryMs;
     private Thread reclaimer;
+    /** Inode whose reads wait in {@link #blockRead} (0: none); changed and waited on under {@link #readGate}. */
+    private volatile long blockIno;
+    private final Object readGate = new Object();
+    private boolean closed;
 
     public Injector(Hooks hooks, PageCache cache) {
         this.hooks = hooks;
@@ -69,6 +77,7 @@ public final class Injector implements AutoCloseable {
         }
         hooks.add(HookPoint.WRITE_AFTER_BEGIN, (p, inode, pos) -> delay(Site.WRITE_DELAY, writeDelayMs, inode, pos));
         hooks.add(HookPoint.WB_MAPPED, (p, inode, pos) -> delay(Site.WB_DELAY, wbDelayMs, inode, pos));
+        hooks.add(HookPoint.READ_BEGIN, (p, inode, pos) -> blockRead(inode));
         hooks.setCopyInFault(this::copyInAllowed);
         hooks.setWbSubmitFault((inode, pos) -> wbSubmitEio > 0 && fires(Site.WB_SUBMIT, wbSubmitEio, inode, pos, 1));
         hooks.setWbCompleteFault((inode, pos) -> wbCompleteEio > 0 && fires(Site.WB_COMPLETE, wbCompleteEio, inode, pos, 1));
@@ -92,6 +101,7 @@ public final class Injector implements AutoCloseable {
             case NTH -> Long.toString(nth);
             case CACHE_BYTES -> Long.toString(cache.budgetBytes());
             case RECLAIM_EVERY_MS -> Integer.toString(reclaimEveryMs);
+            case BLOCK_INO -> Long.toString(blockIno);
         };
     }
 
@@ -118,6 +128,7 @@ public final class Injector implements AutoCloseable {
             case NTH -> nth = parseLong(k, v, 0, Long.MAX_VALUE);
             case CACHE_BYTES -> cache.setBudgetBytes(parseLong(k, v, 4096, Long.MAX_VALUE));
             case RECLAIM_EVERY_MS -> setReclaimEvery((int) parseLong(k, v, 0, MAX_DELAY_MS));
+            case BLOCK_INO -> setBlockIno(parseLong(k, v, 0, Long.MAX_VALUE));
         }
         // a new aim starts the occurrence count afresh, so "the N-th" means the N-th from now on
         seen.values().forEach(c -> c.set(0));
@@ -212,6 +223,37 @@ public final class Injector implements AutoCloseable {
         }
     }
 
+    private void setBlockIno(long ino) {
+        synchronized (readGate) {
+            blockIno = ino;
+            readGate.notifyAll();
+        }
+    }
+
+    /**
+     * inject/block_ino: a read of that inode waits here until the knob is changed or the engine closes. The wait
+     * is untimed on purpose: a hung-task detector judges progress by wake-ups, and a timed re-check would be one.
+     * An interrupt ends the wait (EINTR), as a fatal signal ends a killable sleep.
+     */
+    private void blockRead(Inode inode) {
+        if (blockIno == 0 || inode.ino != blockIno) {
+            return;
+        }
+        synchronized (readGate) {
+            while (!closed && blockIno == inode.ino) {
+                try {
+                    readGate.wait();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new FsException(Errno.EINTR, "read of inode " + inode.ino + " interrupted while blocked by inject/block_ino");
+                }
+            }
+            if (closed) {
+                throw new FsException(Errno.EIO, "engine closed while a read of inode " + inode.ino + " was blocked by inject/block_ino");
+            }
+        }
+    }
+
     private void setReclaimEvery(int ms) {
         reclaimEveryMs = ms;
         if (ms > 0 && reclaimer == null) {
@@ -240,6 +282,10 @@ public final class Injector implements AutoCloseable {
     public synchronized void close() {
         if (reclaimer != null) {
             reclaimer.interrupt();
+        }
+        synchronized (readGate) {
+            closed = true;
+            readGate.notifyAll();
         }
     }
 }

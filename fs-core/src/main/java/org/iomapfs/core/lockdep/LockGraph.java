@@ -240,6 +240,19 @@ public final class LockGraph {
         return out;
     }
 
+    /** The classes the live thread with id {@code threadId} holds now ("nothing" if none or unknown). */
+    public String heldBy(long threadId) {
+        Thread found = null;
+        synchronized (threads) {
+            for (Thread t : threads.keySet()) {
+                if (t.getId() == threadId) {
+                    found = t;
+                }
+            }
+        }
+        return found == null ? "nothing" : heldBy(found);
+    }
+
     /** The classes {@code t} holds now, outermost first ("nothing" if none or if it never took one). */
     public String heldBy(Thread t) {
         Held h = threads.get(t);

@@ -33,6 +33,8 @@ package org.iomapfs.core.lockdep;
  *       the flusher's kick.</li>
  * </ol>
  *
+ * {@code Injector.readGate} (inject/block_ino) is a wait, not a lock: a read waits on it at READ_BEGIN holding
+ * nothing, and it is only held to change the knob.
  * Outside the engine, fs-fuse's {@code ControlErrors} monitor is a leaf, taken after a control write returned.
  * Reclaim only trylocks folios, so it adds no dependency. Inode eviction (iput_final) runs holding nothing:
  * the last unlink, rename over or close decides it under the namespace lock and evicts after releasing it.

@@ -2,6 +2,7 @@ package org.iomapfs.fuse.cli;
 
 import org.iomapfs.core.api.FsException;
 import org.iomapfs.fuse.Daemon;
+import org.iomapfs.fuse.DaemonState;
 import org.iomapfs.fuse.Engine;
 import org.iomapfs.fuse.FuseMount;
 import org.iomapfs.fuse.ImageLock;
@@ -214,6 +215,10 @@ public final class Main implements Runnable {
         @Option(names = "--fsname", paramLabel = "NAME",
             description = "mount source shown in the mount table (default: the image path); fstests finds TEST_DEV by it")
         String fsName;
+        @Option(names = "--hung-timeout", paramLabel = "SECONDS", defaultValue = "30",
+            description = "log every thread's stack and held locks once a request or engine thread has made no"
+                + " progress for this long, and count it in iomapfs_hung_tasks_total; 0: off (default: ${DEFAULT-VALUE})")
+        long hungTimeout;
         @Option(names = "--no-subtype",
             description = "file system type plain 'fuse' instead of 'fuse.iomapfs' (what fstests' FSTYP=fuse looks for)")
         boolean noSubtype;
@@ -229,6 +234,9 @@ public final class Main implements Runnable {
             };
             if (cacheMb <= 0) {
                 throw new Failure("--cache-mb must be positive", EXIT_BAD_INPUT);
+            }
+            if (hungTimeout < 0) {
+                throw new Failure("--hung-timeout must be 0 (off) or a number of seconds", EXIT_BAD_INPUT);
             }
             if (fsName != null && (fsName.isBlank() || fsName.chars().anyMatch(Character::isWhitespace))) {
                 throw new Failure("bad --fsname '" + fsName + "' (non-empty, no white space)", EXIT_BAD_INPUT);
@@ -249,8 +257,10 @@ public final class Main implements Runnable {
             if (lockdep) {
                 LockOrder.LOCKDEP.setOn(true);
             }
-            LockOrder.LOCKDEP.addReporter(r -> Log.info("lockdep:\n" + r));
-            Daemon d = new Daemon(new Daemon.Settings(img, mp, mode, bugs, injects, cacheMb << 20, o));
+            LockOrder.LOCKDEP.addReporter(r -> Log.info("lockdep:
+" + r));
+            Daemon d = new Daemon(new Daemon.Settings(img, mp, mode, bugs, injects, cacheMb << 20, o))
+                .hungTimeout(hungTimeout);
             d.start();
             System.out.println("iomapfs: mounted " + img + " at " + mp + " (pid " + ProcessHandle.current().pid()
                 + ", " + threads + " " + kind.name().toLowerCase(Locale.ROOT) + " threads)");
@@ -295,7 +305,7 @@ public final class Main implements Runnable {
             cmd.add(Main.class.getName());
             cmd.addAll(List.of("mount", img.toString(), mp.toString(), "--foreground",
                 "--cache-mb", Long.toString(cacheMb), "--threads", Integer.toString(threads), "--loop", loop,
-                "--max-write", Integer.toString(maxWrite)));
+                "--max-write", Integer.toString(maxWrite), "--hung-timeout", Long.toString(hungTimeout)));
             if (mode != null) {
                 cmd.addAll(List.of("--mode", mode));
             }
@@ -359,26 +369,57 @@ public final class Main implements Runnable {
     // ------------------------------------------------------------------------------------------- umount
 
     @Command(name = "umount", mixinStandardHelpOptions = true,
-        description = "Unmount MNT and wait until its daemon has flushed, committed and closed the image.")
+        description = {"Unmount MNT and wait until its daemon has flushed, committed and closed the image.",
+            "A hung daemon (its watchdog found a request or engine thread blocked) is not",
+            "unmounted: the command says so. --force aborts its FUSE connection, detaches MNT",
+            "and stops it; what was fsynced stays on the image (check it with iomapfs fsck)."})
     static final class Umount implements Callable<Integer> {
+        /** How long --force gives the daemon to exit after SIGTERM before SIGKILL. */
+        static final long FORCE_GRACE_MS = Long.getLong("iomapfs.forceGraceMs", 20_000);
+
         @Parameters(index = "0", paramLabel = "MNT") Path mnt;
         @Option(names = "--lazy", description = "detach even if files are open (the daemon exits when they are closed)")
         boolean lazy;
+        @Option(names = "--force", description = "abort the FUSE connection (mounting fusectl on /sys/fs/fuse/connections"
+            + " if needed), detach MNT, then stop the daemon: SIGTERM, SIGKILL after 20 s")
+        boolean force;
 
         @Override
         public Integer call() throws InterruptedException {
             Path mp = abs(mnt);
             Mounts.Mount m = requireIomapfs(mp);
-            Path image = Path.of(m.source());
+            Optional<DaemonState> state = DaemonState.find(mp);
+            Path image = state.map(DaemonState::image).orElse(Path.of(m.source()));
+            if (force) {
+                return forceUnmount(mp, m, state, image);
+            }
+            state.filter(DaemonState::hung).ifPresent(st -> {
+                throw new Failure("cannot unmount " + mp + ": " + hungReason(mp, st));
+            });
             String err = Unmount.unmount(mp, lazy);
             if (err != null) {
-                throw new Failure("cannot unmount " + mp + ": " + err);
+                Optional<DaemonState> now = DaemonState.find(mp).filter(DaemonState::hung);
+                throw new Failure("cannot unmount " + mp + ": " + now.map(st -> hungReason(mp, st)).orElse(err));
             }
+            return waitForImage(mp, image, state);
+        }
+
+        static String hungReason(Path mp, DaemonState st) {
+            return "its daemon (pid " + st.pid() + ") is hung: " + st.summary()
+                + " (its log has every thread's stack; iomapfs umount --force " + mp + " aborts the connection and stops it)";
+        }
+
+        /** Waits until the daemon has closed the image (it drops the image lock then); fails early if it hangs. */
+        private static int waitForImage(Path mp, Path image, Optional<DaemonState> state) throws InterruptedException {
             if (!Files.exists(image)) {
                 return 0;
             }
             long deadline = System.currentTimeMillis() + UMOUNT_WAIT_MS;
             while (!ImageLock.isFree(image)) {
+                Optional<DaemonState> hung = state.isPresent() ? DaemonState.find(mp).filter(DaemonState::hung) : Optional.empty();
+                if (hung.isPresent()) {
+                    throw new Failure("unmounted " + mp + ", but " + hungReason(mp, hung.get()));
+                }
                 if (System.currentTimeMillis() > deadline) {
                     throw new Failure("unmounted " + mp + ", but its daemon still holds " + image + " after "
                         + UMOUNT_WAIT_MS / 1000 + " s");
@@ -386,6 +427,56 @@ public final class Main implements Runnable {
                 Thread.sleep(20); // polling the image lock the daemon drops once the engine is closed
             }
             return 0;
+        }
+
+        /** --force: abort the connection, detach the mount, stop the daemon (SIGTERM, then SIGKILL). */
+        private static int forceUnmount(Path mp, Mounts.Mount m, Optional<DaemonState> state, Path image)
+                throws InterruptedException {
+            List<String> done = new ArrayList<>();
+            String abort = Unmount.abortConnection(m.minor());
+            if (abort != null) {
+                System.err.println("iomapfs umount: " + abort);
+            } else {
+                done.add("aborted FUSE connection " + m.minor());
+            }
+            if (Mounts.at(mp).isPresent()) {
+                String err = Unmount.unmount(mp, true);
+                if (err != null) {
+                    throw new Failure("cannot detach " + mp + ": " + err);
+                }
+                done.add("detached " + mp);
+            }
+            Optional<ProcessHandle> daemon = state.flatMap(DaemonState::process);
+            if (daemon.isPresent()) {
+                ProcessHandle p = daemon.get();
+                p.destroy();
+                boolean termed = waitExit(p, FORCE_GRACE_MS);
+                if (!termed) {
+                    p.destroyForcibly();
+                    if (!waitExit(p, 10_000)) {
+                        throw new Failure("daemon pid " + p.pid() + " of " + mp + " survived SIGKILL");
+                    }
+                }
+                done.add("stopped daemon pid " + p.pid() + (termed ? " (SIGTERM)" : " (SIGKILL after " + FORCE_GRACE_MS / 1000 + " s)"));
+            } else {
+                done.add("found no live daemon for " + mp);
+            }
+            System.out.println("iomapfs umount: " + String.join(", ", done));
+            if (Files.exists(image) && !ImageLock.isFree(image)) {
+                throw new Failure("the image " + image + " is still locked by another process");
+            }
+            return 0;
+        }
+
+        private static boolean waitExit(ProcessHandle p, long ms) throws InterruptedException {
+            try {
+                p.onExit().get(ms, java.util.concurrent.TimeUnit.MILLISECONDS);
+                return true;
+            } catch (java.util.concurrent.TimeoutException e) {
+                return false;
+            } catch (java.util.concurrent.ExecutionException e) {
+                return !p.isAlive();
+            }
         }
     }
 
@@ -491,7 +582,10 @@ public final class Main implements Runnable {
     // ------------------------------------------------------------------------------------------- stats
 
     @Command(name = "stats", mixinStandardHelpOptions = true,
-        description = "Print the engine's metrics of a mounted file system (MNT/.iomapfs/metrics).")
+        description = {"Print the metrics of a mounted file system (MNT/.iomapfs/metrics): the engine's",
+            "and the daemon's (iomapfs_hung_tasks_total: threads its hung-task watchdog found",
+            "blocked; iomapfs_blocked_tasks: how many are blocked now). The first line says",
+            "whether the daemon is hung; a mount that does not answer within 10 s is reported."})
     static final class Stats implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "MNT") Path mnt;
         @Option(names = "--raw", description = "print the Prometheus text as it is")
@@ -501,7 +595,14 @@ public final class Main implements Runnable {
         public Integer call() throws IOException {
             Path mp = abs(mnt);
             requireIomapfs(mp);
-            String text = Files.readString(mp.resolve(".iomapfs").resolve("metrics"), StandardCharsets.UTF_8);
+            Optional<DaemonState> state = DaemonState.find(mp);
+            if (!raw) {
+                System.out.println(state.map(st -> st.hung() ? "daemon: HUNG (pid " + st.pid() + "): " + st.summary()
+                    : "daemon: running (pid " + st.pid() + ", hung-task timeout "
+                    + (st.hungTimeoutSeconds() == 0 ? "off" : st.hungTimeoutSeconds() + " s") + ")")
+                    .orElse("daemon: no state published for " + mp));
+            }
+            String text = readBounded(mp.resolve(".iomapfs").resolve("metrics"), 10_000);
             if (raw) {
                 System.out.print(text);
                 return 0;
@@ -521,6 +622,33 @@ public final class Main implements Runnable {
                 System.out.printf("%-" + width + "s  %s%n", r[0], r[1]);
             }
             return 0;
+        }
+
+        /** Reads a control file on a thread of its own, so a hung mount cannot hang the command. */
+        private static String readBounded(Path f, long ms) throws IOException {
+            java.util.concurrent.CompletableFuture<String> r = new java.util.concurrent.CompletableFuture<>();
+            Thread t = new Thread(() -> {
+                try {
+                    r.complete(Files.readString(f, StandardCharsets.UTF_8));
+                } catch (IOException | RuntimeException e) {
+                    r.completeExceptionally(e);
+                }
+            }, "iomapfs-stats-read");
+            t.setDaemon(true);
+            t.start();
+            try {
+                return r.get(ms, java.util.concurrent.TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                throw new Failure("the mount does not answer: reading " + f + " did not return within " + ms / 1000 + " s");
+            } catch (java.util.concurrent.ExecutionException e) {
+                if (e.getCause() instanceof IOException io) {
+                    throw io;
+                }
+                throw new Failure(e.getCause().toString());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new Failure("interrupted");
+            }
         }
     }
 
