@@ -257,8 +257,7 @@ public final class Main implements Runnable {
             if (lockdep) {
                 LockOrder.LOCKDEP.setOn(true);
             }
-            LockOrder.LOCKDEP.addReporter(r -> Log.info("lockdep:
-" + r));
+            LockOrder.LOCKDEP.addReporter(r -> Log.info("lockdep:\n" + r));
             Daemon d = new Daemon(new Daemon.Settings(img, mp, mode, bugs, injects, cacheMb << 20, o))
                 .hungTimeout(hungTimeout);
             d.start();
