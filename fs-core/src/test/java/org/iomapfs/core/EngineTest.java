@@ -7,6 +7,7 @@ import org.iomapfs.core.api.OpenFlags;
 import org.iomapfs.core.api.Whence;
 import org.iomapfs.core.extent.Extent;
 import org.iomapfs.core.extent.ExtentType;
+import org.iomapfs.core.hooks.HookPoint;
 import org.iomapfs.core.inode.Inode;
 import org.iomapfs.core.store.Mkfs;
 import org.junit.jupiter.api.AfterEach;
@@ -20,6 +21,8 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -203,6 +206,39 @@ class EngineTest {
         System.arraycopy(b, 0, a, 4096, 8192);
         assertArrayEquals(a, read(fs, fh, 0, 16_384), "buffered read after direct write sees it");
         assertThrows(FsException.class, () -> fs.write(dfh, 100, ByteBuffer.wrap(new byte[512])));
+    }
+
+    /**
+     * fstests generic/451 in the engine: a buffered read that runs after a direct write invalidated the page
+     * cache and before its data reaches the image caches the old blocks; the write must drop them when it
+     * completes (iomap_dio_complete -> kiocb_invalidate_post_direct_write), or later buffered reads see them.
+     */
+    @Test
+    void bufferedReadRacingADirectWriteLeavesNoStaleFolios() throws Exception {
+        mount(4096, 16 << 20);
+        int len = 128 << 10;
+        long fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
+        long dfh = fs.open("/f", OpenFlags.O_RDWR | OpenFlags.O_DIRECT);
+        byte[] old = pattern(len, 1);
+        byte[] neu = pattern(len, 2);
+        write(fs, dfh, 0, old);
+        Inode inode = fs.inodeOf(fh);
+        AtomicBoolean once = new AtomicBoolean(true);
+        AtomicReference<byte[]> racing = new AtomicReference<>();
+        fs.context().hooks.add(HookPoint.DIO_INVALIDATED, (p, in, pos) -> {
+            if (in == inode && once.getAndSet(false)) {
+                Thread reader = new Thread(() -> racing.set(read(fs, fh, 0, len)), "racing-buffered-read");
+                reader.start();
+                try {
+                    reader.join();
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+        });
+        write(fs, dfh, 0, neu);
+        assertArrayEquals(old, racing.get(), "the racing read ran between the invalidation and the I/O");
+        assertArrayEquals(neu, read(fs, fh, 0, len), "a buffered read after the direct write completed");
     }
 
     @Test

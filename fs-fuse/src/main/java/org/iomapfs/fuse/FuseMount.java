@@ -667,7 +667,8 @@ public class FuseMount extends FuseStubFS {
      * Keeping the cache is coherent because every data change to the file arrives through this kernel
      * inode's own requests, each of which keeps its cache right: buffered writes and MAP_SHARED stores go
      * through its page cache; an O_DIRECT write (fuse_cache_write_iter -> generic_file_direct_write)
-     * invalidates the written range afterwards; a truncate that changes the size runs truncate_pagecache and
+     * invalidates the written range afterwards, AIO ones included because libfuse 2.9 never negotiates
+     * FUSE_ASYNC_DIO (with it, kernels before 4c4c472d25f5 skip that invalidation: fstests generic/451); a truncate that changes the size runs truncate_pagecache and
      * invalidate_inode_pages2 (fuse_do_setattr, fs/fuse/dir.c); fallocate PUNCH_HOLE (and ZERO_RANGE where the
      * kernel passes it) runs truncate_pagecache_range (fuse_file_fallocate). The exception is a file with
      * more than one link: libfuse 2's high-level API gives each path its own node id, so each link is a

@@ -113,11 +113,32 @@ public final class DirectIo {
                 return l;
             });
             complete(inode, pos, done, unwritten[0]);
+            invalidatePostDirectWrite(inode, pos, done);
             src.position(base + (int) done);
             inode.touchMtime();
             return (int) done;
         } finally {
             lock.unlock();
+        }
+    }
+
+    /**
+     * iomap_dio_complete -> kiocb_invalidate_post_direct_write (mm/filemap.c): a buffered read runs beside a
+     * direct write (both hold i_rwsem shared), so after the invalidation above and before the data reached the
+     * image it may have read the old blocks into new folios, which would serve stale data until evicted
+     * (fstests generic/451). Readahead adds its folios locked before reading them, so this pass waits for such
+     * reads and drops what they cached. It runs after the unwritten conversion (complete), as iomap does, so a
+     * racing reader cannot cache zeroes either. If a folio cannot go (dirtied or mapped meanwhile), the kernel's
+     * dio_warn_stale_pagecache records EIO in the mapping's wb_err, and so does this.
+     */
+    private void invalidatePostDirectWrite(Inode inode, long pos, long done) {
+        if (done <= 0) {
+            return;
+        }
+        if (!inode.mapping.invalidateRange(pos, pos + done - 1)) {
+            inode.mapping.wbErr.set(Errno.EIO.code);
+            System.err.println("iomapfs: page cache invalidation failure on direct I/O to inode " + inode.ino
+                    + " at " + pos + ": possible data corruption due to collision with buffered I/O");
         }
     }
 
