@@ -125,16 +125,27 @@ public final class PageCache {
         }
     }
 
-    /** putback_lru_folio: back at the tail after reclaim looked at it, unless it left its mapping meanwhile. */
-    private void putback(Folio[] batch, int n) {
+    /**
+     * putback_lru_folio: the first {@code scanned} folios of the batch go back at the tail (reclaim looked at
+     * them and kept them), the rest back at the head in their order (never looked at: they stay the oldest, so
+     * that stopping early does not make them younger than the folios just added). A folio that left its
+     * mapping meanwhile is not put back.
+     */
+    private void putback(Folio[] batch, int scanned, int n) {
         synchronized (lruLock) {
-            for (int i = 0; i < n; i++) {
+            for (int i = 0; i < scanned; i++) {
                 Folio f = batch[i];
-                batch[i] = null;
                 if (f != null && !f.lruGone && !f.onLru) {
                     linkTail(f);
                 }
             }
+            for (int i = n - 1; i >= scanned; i--) {
+                Folio f = batch[i];
+                if (f != null && !f.lruGone && !f.onLru) {
+                    linkHead(f);
+                }
+            }
+            java.util.Arrays.fill(batch, 0, n, null);
         }
     }
 
@@ -160,6 +171,19 @@ public final class PageCache {
             lruTail.lruNext = f;
         }
         lruTail = f;
+        f.onLru = true;
+        lruLength++;
+    }
+
+    private void linkHead(Folio f) {
+        f.lruNext = lruHead;
+        f.lruPrev = null;
+        if (lruHead == null) {
+            lruTail = f;
+        } else {
+            lruHead.lruPrev = f;
+        }
+        lruHead = f;
         f.onLru = true;
         lruLength++;
     }
@@ -198,11 +222,10 @@ public final class PageCache {
                 break;
             }
             scan -= n;
-            for (int i = 0; i < n; i++) {
-                Folio f = batch[i];
-                if (evicted >= target) {
-                    break;
-                }
+            int scanned = 0;
+            for (; scanned < n && evicted < target; scanned++) {
+                Folio f = batch[scanned];
+                int i = scanned;
                 if (f.referenced) {
                     f.referenced = false;
                     continue;
@@ -217,7 +240,7 @@ public final class PageCache {
                     case KEPT -> { }
                 }
             }
-            putback(batch, n);
+            putback(batch, scanned, n);
         }
         if (evicted < target && sawDirty) {
             wakeFlusher.run();
@@ -245,7 +268,7 @@ public final class PageCache {
                     batch[i] = null;
                 }
             }
-            putback(batch, n);
+            putback(batch, n, n);
         }
         return evicted;
     }
