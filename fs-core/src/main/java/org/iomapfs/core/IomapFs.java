@@ -82,6 +82,7 @@ public final class IomapFs implements Vfs, Controls {
         Superblock sb = store.superblock();
         EngineMetrics metrics = new EngineMetrics(config.registry());
         PageCache cache = new PageCache(metrics, config.cacheBytes());
+        metrics.bindFootprint(cache::cachedFolios, cache::budgetBytes, cache::lruLength, store::fileBytes, Folio.SIZE);
         Allocator alloc = new Allocator(store, sb.blockCount() - Superblock.FIRST_DATA_BLOCK);
         this.ctx = new FsContext(store, dev, alloc, cache, metrics, config, inodes::get, inodes::values);
         this.writeback = new Writeback(ctx);

@@ -29,9 +29,18 @@ package org.iomapfs.core.lockdep;
  *       update;</li>
  *   <li>leaf monitors, which take nothing while held and so can close no cycle (not tracked): the
  *       {@code Allocator} (free space and reservations), an inode's attribute monitor, a folio's flag bits,
- *       {@code Errseq}, {@code MetaStore.allocateIno}, the injector, the bug switches, a mapping's PTEs and
- *       the flusher's kick.</li>
+ *       {@code Errseq}, {@code MetaStore.allocateIno}, the injector, the bug switches, a mapping's PTEs,
+ *       the flusher's kick, and {@code PageCache.lruLock} (lruvec->lru_lock: the LRU list and each folio's
+ *       links on it; taken holding anything, a new folio's lock when it is added, the folio lock when
+ *       truncate, punch, invalidation or reclaim delete it from its mapping; reclaim holds it only to isolate
+ *       a batch and to put back the folios it kept, judging each outside it with the folio trylock).</li>
  * </ol>
+ *
+ * A commit's housekeeping (at most once a second: sync of the metadata file, the synced-version pin under a
+ * private leaf monitor, and MVStore's chunk rewrite) runs after the commit released the transaction lock, in
+ * the committing thread. The rewrite holds MVStore's internal store lock for a bounded batch of pages
+ * ({@code MvMetaStore.COMPACT_WRITE_BYTES}); a concurrent commit waits for it inside the exclusive side of the
+ * transaction lock, so updates wait at most that long behind a compaction.
  *
  * {@code Injector.readGate} (inject/block_ino) is a wait, not a lock: a read waits on it at READ_BEGIN holding
  * nothing, and it is only held to change the knob.

@@ -5,7 +5,12 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.lang.management.MemoryUsage;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 
 /** Every meter the engine keeps, registered once on the registry the engine was given. */
 public final class EngineMetrics {
@@ -48,5 +53,42 @@ public final class EngineMetrics {
         commits = Counter.builder("iomapfs.metadata.commits").register(registry);
         writebackLatency = Timer.builder("iomapfs.writeback.latency").description("folio lock to I/O submitted").register(registry);
         completionLatency = Timer.builder("iomapfs.completion.latency").description("I/O submitted to writeback ended").register(registry);
+    }
+
+    /**
+     * The gauges that show whether the daemon's footprint is bounded: the JVM heap (used now, used after the
+     * last collection, committed, max), the page cache against its budget, the LRU list, and the metadata file.
+     */
+    public void bindFootprint(LongSupplier cachedFolios, LongSupplier budgetBytes, LongSupplier lruFolios,
+                              LongSupplier metaFileBytes, int folioSize) {
+        bytes("iomapfs.jvm.heap.used", "heap in use, garbage included",
+                () -> ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed());
+        bytes("iomapfs.jvm.heap.live", "heap in use after the last garbage collection", EngineMetrics::heapAfterGc);
+        bytes("iomapfs.jvm.heap.committed", "heap the JVM has reserved from the OS",
+                () -> ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getCommitted());
+        bytes("iomapfs.jvm.heap.max", "the heap limit (-Xmx)",
+                () -> ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getMax());
+        bytes("iomapfs.pagecache.cached", "cached folios times the folio size",
+                () -> cachedFolios.getAsLong() * folioSize);
+        bytes("iomapfs.pagecache.budget", "the page-cache budget reclaim keeps the cache near", budgetBytes);
+        Gauge.builder("iomapfs.pagecache.lru", () -> lruFolios.getAsLong()).description("folios on the reclaim LRU list")
+                .register(registry);
+        bytes("iomapfs.metadata.file", "size of IMAGE.meta", metaFileBytes);
+    }
+
+    private void bytes(String name, String description, LongSupplier value) {
+        Gauge.builder(name, () -> value.getAsLong()).description(description).baseUnit("bytes").register(registry);
+    }
+
+    /** The heap pools' usage as their last collection left it (what is live), summed. */
+    private static long heapAfterGc() {
+        long sum = 0;
+        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+            MemoryUsage u = pool.getType() == MemoryType.HEAP ? pool.getCollectionUsage() : null;
+            if (u != null) {
+                sum += u.getUsed();
+            }
+        }
+        return sum;
     }
 }

@@ -95,9 +95,7 @@ public final class AddressSpace {
         }
         f.markRemoved();
         dirtyTag.remove(f.index);
-        if (pages.remove(f.index, f)) {
-            cache.removed();
-        }
+        cache.removed(f, pages.remove(f.index, f));
     }
 
     /** filemap_dirty_folio: sets dirty and tags the folio for writeback. Caller holds the folio lock. */

@@ -36,6 +36,13 @@ public final class Folio {
     /** Pins from in-process direct I/O into a mapping of this folio (FOLL_PIN). */
     final AtomicInteger pins = new AtomicInteger();
     volatile boolean referenced = true;
+    /** Links of the page cache's LRU list; these and the two flags below are guarded by {@code PageCache.lruLock}. */
+    Folio lruPrev;
+    Folio lruNext;
+    /** On the LRU list (PG_lru); false while reclaim has it isolated. */
+    boolean onLru;
+    /** Deleted from its mapping: never (re)linked on the LRU, so nothing keeps the folio and its data reachable. */
+    boolean lruGone;
 
     Folio(AddressSpace mapping, long index) {
         this.mapping = mapping;

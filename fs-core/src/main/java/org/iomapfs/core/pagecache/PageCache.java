@@ -7,8 +7,6 @@ import org.iomapfs.core.metrics.EngineMetrics;
 
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
 
@@ -16,7 +14,8 @@ import java.util.function.Predicate;
  * What is global about the page cache: the memory budget, the reclaim queue, dirty accounting and the set
  * of address spaces with dirty folios (what the flusher walks).
  *
- * <p>Reclaim is a clock over the queue of cached folios, deciding per folio with a trylock as
+ * <p>Reclaim is a clock over the LRU list of cached folios (intrusive, doubly linked through the folios, so
+ * a folio leaves it in O(1) when it leaves its mapping), deciding per folio with a trylock as
  * {@code shrink_folio_list} does: a folio is evicted only if it is clean, unlocked, not under writeback,
  * not mapped and not maybe-pinned. It never blocks, so it may run from any context.
  */
@@ -24,9 +23,14 @@ public final class PageCache {
     private static final long SCAN_BATCH = 32; // SWAP_CLUSTER_MAX
     private final EngineMetrics metrics;
     private volatile long budgetFolios;
-    private final ConcurrentLinkedQueue<Folio> lru = new ConcurrentLinkedQueue<>();
-    // ConcurrentLinkedQueue.size() walks the whole queue; reclaim runs on every allocation past the budget
-    private final AtomicLong lruLength = new AtomicLong();
+    /**
+     * Guards the LRU list: head, tail, length and each folio's links and LRU flags (lruvec->lru_lock). A leaf
+     * in the lock order: nothing is taken under it, so it may be taken holding anything.
+     */
+    private final Object lruLock = new Object();
+    private Folio lruHead;
+    private Folio lruTail;
+    private long lruLength;
     final Set<AddressSpace> dirtySpaces = ConcurrentHashMap.newKeySet();
     private volatile Runnable wakeFlusher = () -> { };
     private volatile long dirtyThreshold = Long.MAX_VALUE;
@@ -86,54 +90,157 @@ public final class PageCache {
         }
     }
 
-    void removed() {
-        metrics.cachedFolios.decrementAndGet();
+    /**
+     * A folio left its mapping (truncate, punch, invalidation or reclaim): it leaves the LRU list too, in O(1),
+     * so that neither the list nor the folio's data outlives the cache entry. In the kernel the page cache's
+     * reference goes with filemap_remove_folio (mm/filemap.c: __filemap_remove_folio, then filemap_free_folio
+     * drops the cache's references) and the last folio_put takes the folio off its LRU list
+     * (__page_cache_release -> lruvec_del_folio in mm/swap.c); here the list is the only other holder, so the
+     * unlink is done at removal.
+     */
+    void removed(Folio f, boolean wasCached) {
+        if (wasCached) {
+            metrics.cachedFolios.decrementAndGet();
+        }
+        synchronized (lruLock) {
+            f.lruGone = true;
+            if (f.onLru) {
+                unlink(f);
+            }
+        }
+    }
+
+    /** Folios on the LRU list (isolated ones excluded): at most the cached folios, whatever was removed. */
+    public long lruLength() {
+        synchronized (lruLock) {
+            return lruLength;
+        }
     }
 
     private void lruAdd(Folio f) {
-        lruLength.incrementAndGet();
-        lru.add(f);
+        synchronized (lruLock) {
+            if (!f.lruGone && !f.onLru) {
+                linkTail(f);
+            }
+        }
     }
 
-    private Folio lruPoll() {
-        Folio f = lru.poll();
-        if (f != null) {
-            lruLength.decrementAndGet();
+    /**
+     * putback_lru_folio: the first {@code scanned} folios of the batch go back at the tail (reclaim looked at
+     * them and kept them), the rest back at the head in their order (never looked at: they stay the oldest, so
+     * that stopping early does not make them younger than the folios just added). A folio that left its
+     * mapping meanwhile is not put back.
+     */
+    private void putback(Folio[] batch, int scanned, int n) {
+        synchronized (lruLock) {
+            for (int i = 0; i < scanned; i++) {
+                Folio f = batch[i];
+                if (f != null && !f.lruGone && !f.onLru) {
+                    linkTail(f);
+                }
+            }
+            for (int i = n - 1; i >= scanned; i--) {
+                Folio f = batch[i];
+                if (f != null && !f.lruGone && !f.onLru) {
+                    linkHead(f);
+                }
+            }
+            java.util.Arrays.fill(batch, 0, n, null);
         }
-        return f;
+    }
+
+    /** isolate_lru_folios: takes up to {@code max} folios off the head of the list; returns how many. */
+    private int isolate(Folio[] batch, int max) {
+        synchronized (lruLock) {
+            int n = 0;
+            while (n < max && lruHead != null) {
+                Folio f = lruHead;
+                unlink(f);
+                batch[n++] = f;
+            }
+            return n;
+        }
+    }
+
+    private void linkTail(Folio f) {
+        f.lruPrev = lruTail;
+        f.lruNext = null;
+        if (lruTail == null) {
+            lruHead = f;
+        } else {
+            lruTail.lruNext = f;
+        }
+        lruTail = f;
+        f.onLru = true;
+        lruLength++;
+    }
+
+    private void linkHead(Folio f) {
+        f.lruNext = lruHead;
+        f.lruPrev = null;
+        if (lruHead == null) {
+            lruTail = f;
+        } else {
+            lruHead.lruPrev = f;
+        }
+        lruHead = f;
+        f.onLru = true;
+        lruLength++;
+    }
+
+    private void unlink(Folio f) {
+        if (f.lruPrev == null) {
+            lruHead = f.lruNext;
+        } else {
+            f.lruPrev.lruNext = f.lruNext;
+        }
+        if (f.lruNext == null) {
+            lruTail = f.lruPrev;
+        } else {
+            f.lruNext.lruPrev = f.lruPrev;
+        }
+        f.lruPrev = null;
+        f.lruNext = null;
+        f.onLru = false;
+        lruLength--;
     }
 
     /**
      * Reclaims up to {@code target} folios; returns how many were evicted. Like shrink_inactive_list, one call
      * scans a bounded batch (a few times the target, at least SWAP_CLUSTER_MAX) rather than the whole list, so
-     * an allocation past the budget costs the same whatever the cache holds.
+     * an allocation past the budget costs the same whatever the cache holds. Folios are isolated from the list
+     * in batches under the LRU lock and judged outside it, each with a trylock: reclaim never blocks.
      */
     public long shrink(long target) {
         long evicted = 0;
-        long scan = Math.min(2 * lruLength.get(), Math.max(SCAN_BATCH, 4 * target));
+        long scan = Math.min(2 * lruLength(), Math.max(SCAN_BATCH, 4 * target));
         boolean sawDirty = false;
-        while (evicted < target && scan-- > 0) {
-            Folio f = lruPoll();
-            if (f == null) {
+        Folio[] batch = new Folio[(int) SCAN_BATCH];
+        while (evicted < target && scan > 0) {
+            int n = isolate(batch, (int) Math.min(SCAN_BATCH, scan));
+            if (n == 0) {
                 break;
             }
-            if (f.isRemoved()) {
-                continue;
-            }
-            if (f.referenced) {
-                f.referenced = false;
-                lruAdd(f);
-                continue;
-            }
-            switch (tryEvict(f)) {
-                case EVICTED -> evicted++;
-                case GONE -> { }
-                case DIRTY -> {
-                    sawDirty = true;
-                    lruAdd(f);
+            scan -= n;
+            int scanned = 0;
+            for (; scanned < n && evicted < target; scanned++) {
+                Folio f = batch[scanned];
+                int i = scanned;
+                if (f.referenced) {
+                    f.referenced = false;
+                    continue;
                 }
-                case KEPT -> lruAdd(f);
+                switch (tryEvict(f)) {
+                    case EVICTED -> {
+                        evicted++;
+                        batch[i] = null;
+                    }
+                    case GONE -> batch[i] = null;
+                    case DIRTY -> sawDirty = true;
+                    case KEPT -> { }
+                }
             }
+            putback(batch, scanned, n);
         }
         if (evicted < target && sawDirty) {
             wakeFlusher.run();
@@ -144,18 +251,24 @@ public final class PageCache {
     /** Evicts every clean folio it can (echo 1 > /proc/sys/vm/drop_caches). */
     public long dropClean() {
         long evicted = 0;
-        long n = lruLength.get();
-        for (long i = 0; i < n; i++) {
-            Folio f = lruPoll();
-            if (f == null) {
+        long left = lruLength();
+        Folio[] batch = new Folio[(int) SCAN_BATCH];
+        while (left > 0) {
+            int n = isolate(batch, (int) Math.min(SCAN_BATCH, left));
+            if (n == 0) {
                 break;
             }
-            Outcome o = tryEvict(f);
-            if (o == Outcome.EVICTED) {
-                evicted++;
-            } else if (o != Outcome.GONE) {
-                lruAdd(f);
+            left -= n;
+            for (int i = 0; i < n; i++) {
+                Outcome o = tryEvict(batch[i]);
+                if (o == Outcome.EVICTED) {
+                    evicted++;
+                }
+                if (o == Outcome.EVICTED || o == Outcome.GONE) {
+                    batch[i] = null;
+                }
             }
+            putback(batch, n, n);
         }
         return evicted;
     }

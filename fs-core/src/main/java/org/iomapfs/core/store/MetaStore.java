@@ -34,6 +34,9 @@ public interface MetaStore extends AutoCloseable {
     /** Number of commits so far in this open store (for tests and metrics). */
     long commitCount();
 
+    /** Current size of the metadata file in bytes. */
+    long fileBytes();
+
     /** Hands out a new inode number (persisted with the next commit). */
     long allocateIno();
 

@@ -25,6 +25,18 @@ import java.util.function.Supplier;
  * at {@link #commit}, which takes the exclusive side of a read-write lock whose shared side every
  * {@link #update} holds, so a commit is a consistent cut. Maps: {@code sb}, {@code inodes}, {@code symlinks},
  * {@code free}, {@code d.INO} (entries of a directory) and {@code e.INO} (extents of an inode).
+ *
+ * <p>Compaction. Every commit writes a new chunk; without MVStore's background thread (which would also commit
+ * on its own) nothing rewrites the live pages left in old chunks, and a dead chunk's space is reused only once
+ * its retention time has passed, so a long run of writes and truncates grew the file by a few KiB a commit. At
+ * most once per {@link #HOUSEKEEPING_INTERVAL_NS}, a commit also does MVStore's housekeeping itself, after
+ * releasing the transaction lock: it syncs the file, pins the version it synced, and rewrites the live pages
+ * of the sparsest chunks ({@code MVStore.compact}) into the next commit. A rewrite only re-puts current values
+ * (nothing reaches the file before the next commit), and the space of a dead chunk is reused only once the
+ * chunk is unused in the pinned, synced version ({@code registerVersionUsage}: MVStore overwrites a chunk only
+ * if it was unused before the oldest version still in use). So reopening after a crash, even one that loses
+ * unsynced writes, still finds the last synced commit and every chunk it refers to intact, and the file stays
+ * near the live metadata divided by the fill rate.
  */
 public final class MvMetaStore implements MetaStore {
     static final long STATE_UNWRITTEN = 0;
@@ -40,9 +52,21 @@ public final class MvMetaStore implements MetaStore {
     private final MVMap<Long, Long> free;
     private final Superblock superblock;
     private final AtomicLong commits = new AtomicLong();
+    /** H2's retention time for dead chunks (default 45 s); the synced-version pin is what keeps recovery safe. */
+    static final int RETENTION_MS = 1000;
+    static final long HOUSEKEEPING_INTERVAL_NS = 1_000_000_000L;
+    /** Chunks are rewritten while the live pages fill less than this percentage of the chunks' space. */
+    static final int COMPACT_FILL_RATE = 80;
+    /** Upper bound on the bytes of pages one housekeeping pass rewrites, so a commit waits on it only briefly. */
+    static final int COMPACT_WRITE_BYTES = 256 << 10;
+    private final AtomicLong nextHousekeepingNs = new AtomicLong(System.nanoTime());
+    /** The newest version known to be on stable storage, pinned so no chunk it refers to is overwritten. */
+    private MVStore.TxCounter syncedPin;
+    private final Object pinLock = new Object();
 
     private MvMetaStore(MVStore mv) {
         this.mv = mv;
+        mv.setRetentionTime(RETENTION_MS);
         this.sb = mv.openMap("sb");
         this.inodes = mv.openMap("inodes");
         this.symlinks = mv.openMap("symlinks");
@@ -124,19 +148,53 @@ public final class MvMetaStore implements MetaStore {
      * The exclusive side of {@link #txn} is held only while MVStore writes the new version; the fsync of a
      * durable commit runs after it is released, so updates (every buffered write, direct write completion and
      * allocation) do not wait for the disk. The caller still returns only once its commit is on stable storage.
+     * Housekeeping (see the class comment) also runs after the lock is released; its rewrite pass holds
+     * MVStore's store lock for at most {@link #COMPACT_WRITE_BYTES} of pages, and a commit waits for that.
      */
     @Override
     public void commit(boolean durable) {
+        long due = nextHousekeepingNs.get();
+        boolean housekeeping = System.nanoTime() - due >= 0
+                && nextHousekeepingNs.compareAndSet(due, System.nanoTime() + HOUSEKEEPING_INTERVAL_NS);
+        MVStore.TxCounter pin = null;
         txn.writeLock().lock();
         try {
             mv.commit();
             commits.incrementAndGet();
+            if (durable || housekeeping) {
+                pin = mv.registerVersionUsage();
+            }
         } finally {
             txn.writeLock().unlock();
         }
-        if (durable) {
+        if (pin != null) {
             mv.sync();
+            advanceSyncedPin(pin);
         }
+        if (housekeeping) {
+            mv.compact(COMPACT_FILL_RATE, COMPACT_WRITE_BYTES);
+        }
+    }
+
+    /** Keeps the newer of the pinned and the just-synced version pinned, and releases the other (null: both). */
+    private void advanceSyncedPin(MVStore.TxCounter pin) {
+        MVStore.TxCounter release;
+        synchronized (pinLock) {
+            if (pin != null && syncedPin != null && syncedPin.version > pin.version) {
+                release = pin;
+            } else {
+                release = syncedPin;
+                syncedPin = pin;
+            }
+        }
+        if (release != null) {
+            mv.deregisterVersionUsage(release);
+        }
+    }
+
+    @Override
+    public long fileBytes() {
+        return mv.isClosed() ? 0 : mv.getFileStore().size();
     }
 
     @Override
@@ -283,6 +341,7 @@ public final class MvMetaStore implements MetaStore {
                 mv.closeImmediately();
             } else {
                 commit(true);
+                advanceSyncedPin(null);
                 mv.close();
             }
         }

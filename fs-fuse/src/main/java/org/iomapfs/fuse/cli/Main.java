@@ -618,7 +618,7 @@ public final class Main implements Runnable {
                 width = Math.max(width, r[0].length());
             }
             for (String[] r : rows) {
-                System.out.printf("%-" + width + "s  %s%n", r[0], r[1]);
+                System.out.printf("%-" + width + "s  %s%n", r[0], plain(r[1]));
             }
             return 0;
         }
@@ -648,6 +648,16 @@ public final class Main implements Runnable {
                 Thread.currentThread().interrupt();
                 throw new Failure("interrupted");
             }
+        }
+    }
+
+    /** Prometheus writes every value as a double: whole numbers (bytes, folios, counts) print as integers. */
+    static String plain(String v) {
+        try {
+            double d = Double.parseDouble(v);
+            return d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString((long) d) : v;
+        } catch (NumberFormatException e) {
+            return v;
         }
     }
 
