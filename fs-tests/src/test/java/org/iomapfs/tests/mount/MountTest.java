@@ -341,6 +341,9 @@ class MountTest {
         // read-only key
         assertThrows(IOException.class, () -> Files.writeString(ctl.resolve("metrics"), "1\n"));
         assertTrue(Files.readString(ctl.resolve("metrics")).lines().findAny().isPresent());
+        // the build runs every daemon with lockdep (the CLI passes -Diomapfs.lockdep on): on, and nothing found
+        assertEquals("on, no report\n", Files.readString(ctl.resolve("lockdep")));
+        assertThrows(IOException.class, () -> Files.writeString(ctl.resolve("lockdep"), "1\n"));
         // another uid may read but not write
         ProcResult read = sh("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
             "cat", cache.toString());
