@@ -147,6 +147,53 @@ class EvictUnderWritebackTest {
     }
 
     /**
+     * Eviction waits for the writeback in flight, not for the rest of the file: background writeback stops
+     * starting folios of an inode being freed (writeback_sb_inodes skips I_FREEING; evict() waits only for the
+     * chunk in flight). The flusher is held while mapping the third folio, the unlink starts eviction, then the
+     * flusher goes on: it must map no later folio.
+     */
+    @Test
+    void unlinkWaitsOnlyForTheWritebackAlreadyStarted() throws Exception {
+        open();
+        long fh = writeFile("/victim", 1);
+        fs.release(fh);
+        Inode victim = fs.inode("/victim");
+        CountDownLatch atThird = new CountDownLatch(1);
+        java.util.List<Long> mapped = new java.util.concurrent.CopyOnWriteArrayList<>();
+        fs.context().hooks.add(HookPoint.WB_MAPPED, (p, inode, pos) -> {
+            if (inode != victim) {
+                return;
+            }
+            mapped.add(pos);
+            if (pos == 2 * PAGE) {
+                atThird.countDown();
+                await(releaseCompletion, "the test never let the flusher go");
+            }
+        });
+        FutureTask<Void> flush = new FutureTask<>(() -> fs.writeback().writepages(victim, 0, Long.MAX_VALUE, false), null);
+        daemon("flusher", flush);
+        assertTrue(atThird.await(BOUND_S, TimeUnit.SECONDS), "writeback never reached the third folio");
+        FutureTask<Void> unlink = new FutureTask<>(() -> fs.unlink("/victim"), null);
+        Thread u = daemon("unlink", unlink);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(BOUND_S);
+        while (!victim.isFreeing() && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        assertTrue(victim.isFreeing(), "the unlink never began evicting /victim\n" + stacks(u));
+        releaseCompletion.countDown();
+        try {
+            flush.get(BOUND_S, TimeUnit.SECONDS);
+            unlink.get(BOUND_S, TimeUnit.SECONDS);
+        } catch (TimeoutException e) {
+            wedged = true;
+            fail("unlink or writeback did not finish within " + BOUND_S + " s\n" + stacks(u));
+        }
+        assertEquals(java.util.List.of(0L, (long) PAGE, 2L * PAGE), mapped,
+                "after eviction began, background writeback started no further folio of the dying file");
+        assertNoLeakAndFsckClean(0);
+    }
+
+    /**
      * Writes /other, gets the worker held inside /other's completion batch, puts /victim's folios under
      * writeback with their ioend queued behind it, runs {@code op} (which drops /victim's last reference) on
      * its own thread until it finishes or parks, checks that a getattr is not stuck behind it, then lets the

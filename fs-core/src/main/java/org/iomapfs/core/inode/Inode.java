@@ -38,7 +38,7 @@ public final class Inode {
     private volatile long ctimeNs;
     private boolean attrDirty;
     private boolean dead;
-    private boolean freeing;
+    private volatile boolean freeing;
     /** Open file handles; guarded by the namespace lock. */
     public int openCount;
 
@@ -148,6 +148,9 @@ public final class Inode {
         freeing = true;
         return true;
     }
+
+    /** Whether eviction has begun (writeback starts nothing more on this inode). */
+    public boolean isFreeing() { return freeing; }
 
     /** Persists only if attributes changed since the last persist (commit time). */
     public synchronized void persistIfDirty(MetaStore store) {

@@ -104,6 +104,10 @@ public final class Writeback implements AutoCloseable {
                 ctx.cache.dirtySpaces().remove(space);
                 continue;
             }
+            if (inode.isFreeing()) {
+                // writeback_sb_inodes skips I_FREEING inodes: eviction drops their dirty folios unwritten
+                continue;
+            }
             if (sync) {
                 writeAndWait(inode, 0, Long.MAX_VALUE);
             } else {
@@ -152,6 +156,12 @@ public final class Writeback implements AutoCloseable {
         Wpc wpc = new Wpc();
         long endIdx = end == Long.MAX_VALUE ? Long.MAX_VALUE : end / Folio.SIZE;
         for (long idx : mapping.dirtyIndices(start / Folio.SIZE, endIdx)) {
+            if (!sync && inode.isFreeing()) {
+                // The kernel writes an inode back in chunks (writeback_chunk_size) and starts none on an
+                // I_FREEING one; evict() waits for the chunk in flight (inode_wait_for_writeback). Stopping here
+                // is that bound: eviction waits for what is under writeback, not for the rest of the file.
+                break;
+            }
             Folio folio = mapping.find(idx);
             if (folio == null) {
                 continue;
