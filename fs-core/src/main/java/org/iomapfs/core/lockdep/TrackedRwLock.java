@@ -28,6 +28,30 @@ public class TrackedRwLock extends ReentrantReadWriteLock {
     @Override
     public WriteLock writeLock() { return write; }
 
+    /** A successful trylock holds the class from now on; a failed one never waited, so it records nothing. */
+    private boolean tried(boolean acquired) {
+        if (acquired) {
+            cls.acquiredTry();
+        }
+        return acquired;
+    }
+
+    /** Records the acquisition before blocking (as lock_acquire does), so a deadlock is reported, not just had. */
+    private void lockInterruptibly(Interruptible side) throws InterruptedException {
+        cls.acquire();
+        try {
+            side.lock();
+        } catch (InterruptedException e) {
+            cls.release();
+            throw e;
+        }
+    }
+
+    @FunctionalInterface
+    private interface Interruptible {
+        void lock() throws InterruptedException;
+    }
+
     private final class Read extends ReadLock {
         Read(ReentrantReadWriteLock lock) { super(lock); }
 
@@ -38,32 +62,14 @@ public class TrackedRwLock extends ReentrantReadWriteLock {
         }
 
         @Override
-        public void lockInterruptibly() throws InterruptedException {
-            cls.acquire();
-            try {
-                super.lockInterruptibly();
-            } catch (InterruptedException e) {
-                cls.release();
-                throw e;
-            }
-        }
+        public void lockInterruptibly() throws InterruptedException { TrackedRwLock.this.lockInterruptibly(super::lockInterruptibly); }
 
         @Override
-        public boolean tryLock() {
-            if (super.tryLock()) {
-                cls.acquiredTry();
-                return true;
-            }
-            return false;
-        }
+        public boolean tryLock() { return tried(super.tryLock()); }
 
         @Override
         public boolean tryLock(long timeout, TimeUnit unit) throws InterruptedException {
-            if (super.tryLock(timeout, unit)) {
-                cls.acquiredTry();
-                return true;
-            }
-            return false;
+            return tried(super.tryLock(timeout, unit));
         }
 
         @Override
@@ -83,32 +89,14 @@ public class TrackedRwLock extends ReentrantReadWriteLock {
         }
 
         @Override
-        public void lockInterruptibly() throws InterruptedException {
-            cls.acquire();
-            try {
-                super.lockInterruptibly();
-            } catch (InterruptedException e) {
-                cls.release();
-                throw e;
-            }
-        }
+        public void lockInterruptibly() throws InterruptedException { TrackedRwLock.this.lockInterruptibly(super::lockInterruptibly); }
 
         @Override
-        public boolean tryLock() {
-            if (super.tryLock()) {
-                cls.acquiredTry();
-                return true;
-            }
-            return false;
-        }
+        public boolean tryLock() { return tried(super.tryLock()); }
 
         @Override
         public boolean tryLock(long timeout, TimeUnit unit) throws InterruptedException {
-            if (super.tryLock(timeout, unit)) {
-                cls.acquiredTry();
-                return true;
-            }
-            return false;
+            return tried(super.tryLock(timeout, unit));
         }
 
         @Override
