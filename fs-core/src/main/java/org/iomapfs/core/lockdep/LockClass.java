@@ -20,21 +20,21 @@ public final class LockClass {
 
     /** Records that the current thread takes a lock of this class (lock_acquire); blocks on nothing. */
     public void acquire() {
-        if (graph.on) {
+        if (LockGraph.AVAILABLE && graph.on) {
             graph.acquire(this);
         }
     }
 
     /** Records a successful trylock: held from now on, but a trylock cannot wait, so it adds no dependency. */
     public void acquiredTry() {
-        if (graph.on) {
+        if (LockGraph.AVAILABLE && graph.on) {
             graph.push(this);
         }
     }
 
     /** Records the release of the most recently taken lock of this class by the current thread. */
     public void release() {
-        if (graph.on) {
+        if (LockGraph.AVAILABLE && graph.on) {
             graph.release(this);
         }
     }
@@ -44,14 +44,14 @@ public final class LockClass {
      * on every class held now, as if the class were taken and dropped at once (lock_map_acquire/release).
      */
     public void waitFor() {
-        if (graph.on) {
+        if (LockGraph.AVAILABLE && graph.on) {
             graph.waitFor(this, null);
         }
     }
 
     /** Like {@link #waitFor()}, except that holding {@code nested} adds no dependency (the waiter's own folio). */
     public void waitForExcept(LockClass nested) {
-        if (graph.on) {
+        if (LockGraph.AVAILABLE && graph.on) {
             graph.waitFor(this, nested);
         }
     }

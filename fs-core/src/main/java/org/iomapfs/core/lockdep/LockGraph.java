@@ -19,11 +19,18 @@ import java.util.function.Consumer;
  * enough. Same-class nesting (reentrant read locks, folios in index order) adds no edge. Trylocks add none.
  *
  * <p>Cost when on: per acquisition a scan of the thread's few held classes against a bit mask per class; the
- * graph's monitor and a stack walk only for an edge never seen before. When off, one field read.
+ * graph's monitor and a stack walk only for an edge never seen before. In a JVM started without
+ * {@code -Diomapfs.lockdep=true}, nothing: the check is a constant the JIT folds away.
  */
 public final class LockGraph {
     static final int MAX_CLASSES = 64;
     private static final int MAX_DEPTH = 64;
+
+    /**
+     * Whether this JVM started with {@code -Diomapfs.lockdep=true}: a constant, so that without it the JIT drops
+     * every check and a lock costs what it did before lockdep (the benchmarks run without it).
+     */
+    static final boolean AVAILABLE = Boolean.getBoolean(LockOrder.PROPERTY);
 
     volatile boolean on;
     private final List<LockClass> classes = new ArrayList<>();
@@ -45,12 +52,19 @@ public final class LockGraph {
     }
 
     public LockGraph(boolean on) {
-        this.on = on;
+        setOn(on);
     }
 
     public boolean isOn() { return on; }
 
-    public void setOn(boolean on) { this.on = on; }
+    /** Turns this graph on or off; on needs a JVM started with lockdep ({@link #AVAILABLE}). */
+    public void setOn(boolean on) {
+        if (on && !AVAILABLE) {
+            throw new IllegalStateException("lockdep is available only in a JVM started with -D" + LockOrder.PROPERTY
+                    + "=true");
+        }
+        this.on = on;
+    }
 
     /** Declares a class; the order of declaration means nothing to the validator. */
     public synchronized LockClass newClass(String name) {

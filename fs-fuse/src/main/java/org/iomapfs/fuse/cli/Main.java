@@ -255,6 +255,8 @@ public final class Main implements Runnable {
             FuseMount.Options o = new FuseMount.Options(fsName != null ? fsName : img.toString(), threads, kind,
                 maxWrite, root || userAllowOther(), debug, !noSubtype);
             if (lockdep) {
+                // before any engine class loads: lockdep's checks are compiled in only when the JVM has it
+                System.setProperty(LockOrder.PROPERTY, "true");
                 LockOrder.LOCKDEP.setOn(true);
             }
             LockOrder.LOCKDEP.addReporter(r -> Log.info("lockdep:\n" + r));
