@@ -67,6 +67,7 @@ public final class Injector implements AutoCloseable {
     /** Inode whose reads wait in {@link #blockRead} (0: none); changed and waited on under {@link #readGate}. */
     private volatile long blockIno;
     private final Object readGate = new Object();
+    private final Hooks.Hook readBlocker = (p, inode, pos) -> blockRead(inode);
     private boolean closed;
 
     public Injector(Hooks hooks, PageCache cache) {
@@ -77,7 +78,6 @@ public final class Injector implements AutoCloseable {
         }
         hooks.add(HookPoint.WRITE_AFTER_BEGIN, (p, inode, pos) -> delay(Site.WRITE_DELAY, writeDelayMs, inode, pos));
         hooks.add(HookPoint.WB_MAPPED, (p, inode, pos) -> delay(Site.WB_DELAY, wbDelayMs, inode, pos));
-        hooks.add(HookPoint.READ_BEGIN, (p, inode, pos) -> blockRead(inode));
         hooks.setCopyInFault(this::copyInAllowed);
         hooks.setWbSubmitFault((inode, pos) -> wbSubmitEio > 0 && fires(Site.WB_SUBMIT, wbSubmitEio, inode, pos, 1));
         hooks.setWbCompleteFault((inode, pos) -> wbCompleteEio > 0 && fires(Site.WB_COMPLETE, wbCompleteEio, inode, pos, 1));
@@ -225,6 +225,12 @@ public final class Injector implements AutoCloseable {
 
     private void setBlockIno(long ino) {
         synchronized (readGate) {
+            // the hook is there only while a block is set: an idle READ_BEGIN costs every read nothing
+            if (ino != 0 && blockIno == 0) {
+                hooks.add(HookPoint.READ_BEGIN, readBlocker);
+            } else if (ino == 0 && blockIno != 0) {
+                hooks.remove(HookPoint.READ_BEGIN, readBlocker);
+            }
             blockIno = ino;
             readGate.notifyAll();
         }
