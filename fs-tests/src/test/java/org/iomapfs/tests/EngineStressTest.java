@@ -606,13 +606,7 @@ class EngineStressTest {
             if (!(workers.contains(th) || th.getName().startsWith("iomapfs-")) || !th.isAlive()) {
                 continue;
             }
-            sb.append('"').append(th.getName()).append("\" ").append(th.getState()).append('\n');
-            for (StackTraceElement f : e.getValue()) {
-                sb.append("    at ").append(f).append('\n');
-                if (f.getClassName().startsWith("org.iomapfs.tests")) {
-                    break;
-                }
-            }
+            ThreadStacks.append(sb, th, e.getValue());
         }
         return sb.toString();
     }

@@ -308,13 +308,7 @@ class EvictUnderWritebackTest {
     static String stacks(Thread... threads) {
         StringBuilder sb = new StringBuilder();
         for (Thread th : threads) {
-            sb.append('"').append(th.getName()).append("\" ").append(th.getState()).append('\n');
-            for (StackTraceElement f : th.getStackTrace()) {
-                sb.append("    at ").append(f).append('\n');
-                if (f.getClassName().startsWith("org.iomapfs.tests")) {
-                    break;
-                }
-            }
+            ThreadStacks.append(sb, th, th.getStackTrace());
         }
         return sb.toString();
     }

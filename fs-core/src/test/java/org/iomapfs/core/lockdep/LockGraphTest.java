@@ -23,6 +23,14 @@ class LockGraphTest {
         }
     }
 
+    /** Takes {@code outer} then {@code inner}, both exclusive, and lets them go. */
+    private static void nested(TrackedRwLock outer, TrackedRwLock inner) {
+        outer.writeLock().lock();
+        inner.writeLock().lock();
+        inner.writeLock().unlock();
+        outer.writeLock().unlock();
+    }
+
     @Test
     void abbaAcrossTwoThreadsIsReportedThoughTheyNeverDeadlocked() throws Exception {
         TrackedRwLock a = new TrackedRwLock(graph.newClass("A"));
@@ -108,12 +116,7 @@ class LockGraphTest {
     void trylocksAddNoDependency() throws Exception {
         TrackedRwLock a = new TrackedRwLock(graph.newClass("A"));
         TrackedRwLock b = new TrackedRwLock(graph.newClass("B"));
-        onOtherThread("one", () -> {
-            a.writeLock().lock();
-            b.writeLock().lock();
-            b.writeLock().unlock();
-            a.writeLock().unlock();
-        });
+        onOtherThread("one", () -> nested(a, b));
         onOtherThread("two", () -> {
             b.writeLock().lock();
             assertTrue(a.writeLock().tryLock());
@@ -164,18 +167,8 @@ class LockGraphTest {
         LockGraph off = new LockGraph(false);
         TrackedRwLock a = new TrackedRwLock(off.newClass("A"));
         TrackedRwLock b = new TrackedRwLock(off.newClass("B"));
-        onOtherThread("one", () -> {
-            a.writeLock().lock();
-            b.writeLock().lock();
-            b.writeLock().unlock();
-            a.writeLock().unlock();
-        });
-        onOtherThread("two", () -> {
-            b.writeLock().lock();
-            a.writeLock().lock();
-            a.writeLock().unlock();
-            b.writeLock().unlock();
-        });
+        onOtherThread("one", () -> nested(a, b));
+        onOtherThread("two", () -> nested(b, a));
         assertEquals(0, off.reports().size());
     }
 }
