@@ -1,8 +1,8 @@
 package org.iomapfs.core.bugs;
 
 /**
- * Historical bugs that can be switched back on, named as in ../shared/design/model.md section 4. Each is read
- * only at the site of its upstream fix, which carries a comment naming the fix; docs/bugs.md tells the story.
+ * Historical bugs that can be switched back on, catalogued with their fix sites in docs/design.md section 2. Each
+ * is read only at the site of its upstream fix, which carries a comment naming the fix; docs/bugs.md tells the story.
  */
 public enum Bug {
     /** d7b64041164c "iomap: write iomap validity checks" / 304a68b9c63b "xfs: use iomap_valid method to detect stale cached iomaps". */

@@ -47,6 +47,7 @@ package org.iomapfs.core.lockdep;
  * Outside the engine, fs-fuse's {@code ControlErrors} monitor is a leaf, taken after a control write returned.
  * Reclaim only trylocks folios, so it adds no dependency. Inode eviction (iput_final) runs holding nothing:
  * the last unlink, rename over or close decides it under the namespace lock and evicts after releasing it.
+ * docs/design.md section 1 has this order with the kernel's names for each class.
  */
 public final class LockOrder {
     /** System property: on when "true" (surefire sets it; a spawned daemon inherits it from its CLI). */
