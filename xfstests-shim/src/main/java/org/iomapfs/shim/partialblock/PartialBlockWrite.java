@@ -71,11 +71,7 @@ public final class PartialBlockWrite implements Callable<Integer> {
     Budget.Options bounds = new Budget.Options();
 
     public static void main(String[] args) {
-        System.exit(run(args));
-    }
-
-    public static int run(String... args) {
-        return Cli.run("partial-block-write", new PartialBlockWrite(), args);
+        System.exit(Cli.run("partial-block-write", new PartialBlockWrite(), args));
     }
 
     @Override
