@@ -138,7 +138,7 @@ final class Charts {
         };
         bars.setBarPainter(new StandardBarPainter());
         bars.setShadowVisible(false);
-        bars.setMaximumBarWidth(0.3);
+        bars.setMaximumBarWidth(0.22);
         bars.setDefaultItemLabelGenerator(new StandardCategoryItemLabelGenerator(
             StandardCategoryItemLabelGenerator.DEFAULT_LABEL_FORMAT_STRING, new DecimalFormat("#,##0.#")));
         bars.setDefaultItemLabelFont(new Font(Font.SANS_SERIF, Font.PLAIN, 13));

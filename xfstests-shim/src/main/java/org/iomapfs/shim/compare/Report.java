@@ -97,7 +97,7 @@ final class Report {
             .append("h1{font-size:1.5em;margin:0 0 .3em}h2{font-size:1.15em;margin:1.2em 0 .3em}")
             .append("p{margin:.4em 0}img{display:block}.settings{color:#444;font-size:.9em}")
             .append("table{border-collapse:collapse;font-size:.9em}")
-            .append("td,th{border:1px solid #999;padding:3px 7px;text-align:right}td:nth-child(-n+2),th{text-align:left}")
+            .append("td,th{border:1px solid #999;padding:3px 7px;text-align:right}td:nth-child(-n+2),td.text,th{text-align:left}")
             .append("tr.bad td{background:#fdd}.buggy{color:#c0392b}.fixed{color:#2e86c1}</style></head><body>\n")
             .append("<h1>iomapfs compare: buggy vs fixed</h1>\n<p><b>").append(esc(verdict(results))).append("</b></p>\n")
             .append("<p class=\"settings\">");
@@ -117,7 +117,8 @@ final class Report {
                     i += 3;
                     continue;
                 }
-                h.append("<td>").append(esc(cells[i])).append("</td>");
+                // bug fired and injections are lists, read from the left
+                h.append(i >= 7 ? "<td class=\"text\">" : "<td>").append(esc(cells[i])).append("</td>");
             }
             h.append("</tr>\n");
         }
