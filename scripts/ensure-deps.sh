@@ -8,7 +8,8 @@ IOMAPFS_APT_LOCK_WAIT_S=${IOMAPFS_APT_LOCK_WAIT_S:-600}
 IOMAPFS_APT_RETRY_S=${IOMAPFS_APT_RETRY_S:-5}
 
 # The Debian packages missing here, one a line. MODE "fuse" counts libfuse2 and fusermount too; "fuse-as-root"
-# only when running as root (the tests that mount skip otherwise).
+# only when running as root (the tests that mount skip otherwise); "tests" is fuse-as-root plus chromium, which
+# the compare report's screenshot test (xfstests-shim ReportScreenshotTest) renders report.html in.
 iomapfs_missing_packages() {
   local mode=$1
   command -v java >/dev/null 2>&1 || echo openjdk-17-jdk-headless
@@ -18,6 +19,9 @@ iomapfs_missing_packages() {
     ls /lib/*/libfuse.so.2 /usr/lib/*/libfuse.so.2 >/dev/null 2>&1 || echo libfuse2
     # fusermount comes from fuse (2) or fuse3, which conflict: keep whichever is installed
     command -v fusermount >/dev/null 2>&1 || command -v fusermount3 >/dev/null 2>&1 || echo fuse
+  fi
+  if [ "$mode" = tests ]; then
+    command -v chromium >/dev/null 2>&1 || echo chromium
   fi
 }
 

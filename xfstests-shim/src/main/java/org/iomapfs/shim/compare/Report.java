@@ -2,18 +2,6 @@ package org.iomapfs.shim.compare;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import org.jfree.chart.ChartFactory;
-import org.jfree.chart.ChartUtils;
-import org.jfree.chart.JFreeChart;
-import org.jfree.chart.axis.NumberAxis;
-import org.jfree.chart.labels.StandardCategoryItemLabelGenerator;
-import org.jfree.chart.plot.CategoryPlot;
-import org.jfree.chart.plot.PlotOrientation;
-import org.jfree.chart.renderer.category.BarRenderer;
-import org.jfree.chart.renderer.category.StandardBarPainter;
-import org.jfree.data.category.DefaultCategoryDataset;
-
-import java.awt.Color;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Collectors;
 
 /** compare's outputs: the text table, results.json, and report.html with its PNG charts. */
@@ -36,11 +25,7 @@ final class Report {
         List<String[]> rows = new ArrayList<>();
         rows.add(HEAD);
         for (RunResult r : results) {
-            rows.add(r.error() != null
-                ? new String[]{r.workload(), r.mode(), "FAILED", r.error(), "", "", "", fired(r), knobs(r)}
-                : new String[]{r.workload(), r.mode(), Long.toString(r.ops()), String.format(Locale.ROOT, "%.0f", r.opsPerSec()),
-                    Long.toString(r.corruptedMarkers()), Long.toString(r.corruptedBytes()),
-                    r.firstCorruptionMs() < 0 ? "-" : Long.toString(r.firstCorruptionMs()), fired(r), knobs(r)});
+            rows.add(cells(r));
         }
         int[] w = new int[HEAD.length];
         for (String[] row : rows) {
@@ -67,6 +52,15 @@ final class Report {
         return sb.toString().lines().map(String::stripTrailing).collect(Collectors.joining("\n", "", "\n"));
     }
 
+    /** One run's row, in the order of {@link #HEAD}. */
+    static String[] cells(RunResult r) {
+        return r.error() != null
+            ? new String[]{r.workload(), r.mode(), "FAILED", r.error(), "", "", "", fired(r), knobs(r)}
+            : new String[]{r.workload(), r.mode(), Long.toString(r.ops()), String.format(Locale.ROOT, "%.0f", r.opsPerSec()),
+                Long.toString(r.corruptedMarkers()), Long.toString(r.corruptedBytes()),
+                r.firstCorruptionMs() < 0 ? "-" : Long.toString(r.firstCorruptionMs()), fired(r), knobs(r)};
+    }
+
     static String fired(RunResult r) {
         String s = r.bugFired().entrySet().stream().filter(e -> e.getValue() != 0)
             .map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(","));
@@ -89,22 +83,25 @@ final class Report {
     }
 
     /**
-     * report.html with two PNG charts beside it (corrupted markers and throughput, buggy vs fixed per
-     * workload). A chart that cannot be drawn (no fonts on a bare machine) is left out with a note.
+     * report.html with its PNG charts beside it: corrupted markers and throughput, each a panel per workload on
+     * its own axis and unit (Charts), and, where several runs found corruption, the time to the first one of each.
+     * A chart that cannot be drawn (no fonts on a bare machine) is left out with a note.
      */
     static void html(Path dir, Map<String, Object> settings, List<RunResult> results) throws IOException {
         System.setProperty("java.awt.headless", "true");
-        List<String> charts = new ArrayList<>();
-        List<String> notes = new ArrayList<>();
-        chart(dir, "corrupted-markers.png", "Corrupted markers (for fsx: failing rounds)", "markers",
-            results, r -> (double) r.corruptedMarkers(), charts, notes);
-        chart(dir, "throughput.png", "Throughput", "operations per second", results, RunResult::opsPerSec, charts, notes);
+        int workloads = (int) results.stream().map(RunResult::workload).distinct().count();
+        List<RunResult> corrupted = Charts.corrupted(results);
         StringBuilder h = new StringBuilder();
         h.append("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>iomapfs compare</title>\n<style>")
-            .append("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}")
-            .append("td,th{border:1px solid #999;padding:4px 8px;text-align:right}td:nth-child(-n+2),th{text-align:left}")
-            .append("tr.bad td{background:#fdd}</style></head><body>\n<h1>iomapfs compare: buggy vs fixed</h1>\n<p>");
-        settings.forEach((k, v) -> h.append(esc(k)).append(": <code>").append(esc(String.valueOf(v))).append("</code><br>\n"));
+            .append("body{font-family:sans-serif;margin:1.5em;max-width:").append(Charts.WIDTH + 40).append("px}")
+            .append("h1{font-size:1.5em;margin:0 0 .3em}h2{font-size:1.15em;margin:1.2em 0 .3em}")
+            .append("p{margin:.4em 0}img{display:block}.settings{color:#444;font-size:.9em}")
+            .append("table{border-collapse:collapse;font-size:.9em}")
+            .append("td,th{border:1px solid #999;padding:3px 7px;text-align:right}td:nth-child(-n+2),td.text,th{text-align:left}")
+            .append("tr.bad td{background:#fdd}.buggy{color:#c0392b}.fixed{color:#2e86c1}</style></head><body>\n")
+            .append("<h1>iomapfs compare: buggy vs fixed</h1>\n<p><b>").append(esc(verdict(results))).append("</b></p>\n")
+            .append("<p class=\"settings\">");
+        settings.forEach((k, v) -> h.append(esc(k)).append(": <code>").append(esc(String.valueOf(v))).append("</code> "));
         h.append("</p>\n<table>\n<tr>");
         for (String c : HEAD) {
             h.append("<th>").append(esc(c)).append("</th>");
@@ -112,64 +109,66 @@ final class Report {
         h.append("</tr>\n");
         for (RunResult r : results) {
             h.append(r.corrupted() || r.error() != null ? "<tr class=\"bad\">" : "<tr>");
-            String[] cells = r.error() != null
-                ? new String[]{r.workload(), r.mode(), "failed: " + r.error(), "", "", "", "", fired(r), knobs(r)}
-                : new String[]{r.workload(), r.mode(), Long.toString(r.ops()), String.format(Locale.ROOT, "%.0f", r.opsPerSec()),
-                    Long.toString(r.corruptedMarkers()), Long.toString(r.corruptedBytes()),
-                    r.firstCorruptionMs() < 0 ? "-" : Long.toString(r.firstCorruptionMs()), fired(r), knobs(r)};
-            for (String c : cells) {
-                h.append("<td>").append(esc(c)).append("</td>");
+            String[] cells = cells(r);
+            for (int i = 0; i < cells.length; i++) {
+                if (r.error() != null && i == 3) {
+                    // the error spans the figures it stands for, rather than widening the ops/s column
+                    h.append("<td colspan=\"4\" style=\"text-align:left\">").append(esc(cells[i])).append("</td>");
+                    i += 3;
+                    continue;
+                }
+                // bug fired and injections are lists, read from the left
+                h.append(i >= 7 ? "<td class=\"text\">" : "<td>").append(esc(cells[i])).append("</td>");
             }
             h.append("</tr>\n");
         }
-        h.append("</table>\n");
-        for (String c : charts) {
-            h.append("<p><img src=\"").append(c).append("\" alt=\"").append(c).append("\"></p>\n");
+        h.append("</table>\n<p>Bars: <b class=\"buggy\">buggy</b> and <b class=\"fixed\">fixed</b>; each workload "
+            + "on its own axis, in its own unit.</p>\n");
+        chart(h, dir, "Corrupted markers", "corrupted-markers.png", Charts.height(workloads),
+            png -> Charts.perWorkload(png, results, r -> r.corruptedMarkers(), w -> w.markerUnit, "corrupted markers", true));
+        chart(h, dir, "Throughput", "throughput.png", Charts.height(workloads),
+            png -> Charts.perWorkload(png, results, RunResult::opsPerSec, w -> w.rateUnit, "ops/s", false));
+        if (corrupted.size() > 1) {
+            // with one, the table's "first bad ms" says all there is
+            chart(h, dir, "Time to the first corruption", "first-corruption.png",
+                Charts.firstCorruptionHeight(corrupted.size()), png -> Charts.firstCorruption(png, corrupted));
         }
-        for (String n : notes) {
-            h.append("<p><em>").append(esc(n)).append("</em></p>\n");
-        }
-        h.append("<p>Workloads, and what their columns count: ");
-        for (Workload w : Workload.values()) {
-            h.append("<br><b>").append(esc(w.label)).append("</b>: ").append(esc(w.description)).append(" (")
-                .append(esc(w.units)).append(")");
-        }
+        h.append("<h2>Workloads, and what their columns count</h2>\n<p>");
+        results.stream().map(RunResult::workload).distinct().map(Workload::byLabel).flatMap(Optional::stream)
+            .forEach(w -> h.append("<b>").append(esc(w.label)).append("</b>: ").append(esc(w.description))
+                .append(" (").append(esc(w.units)).append(")<br>\n"));
         h.append("</p>\n<p>Per-run metric increases and the raw figures are in <a href=\"results.json\">results.json</a>; "
             + "each workload's output is under logs/.</p>\n</body></html>\n");
         Files.writeString(dir.resolve("report.html"), h.toString());
     }
 
-    private static void chart(Path dir, String name, String title, String axis, List<RunResult> results,
-                              java.util.function.ToDoubleFunction<RunResult> value, List<String> charts, List<String> notes) {
-        DefaultCategoryDataset data = new DefaultCategoryDataset();
-        for (RunResult r : results) {
-            if (r.error() == null) {
-                data.addValue(value.applyAsDouble(r), r.mode(), r.workload());
-            }
-        }
+    /** Draws one chart into the report's directory. */
+    private interface Drawing {
+        void draw(Path png) throws IOException;
+    }
+
+    /** A section with the chart {@code name}, or a note where it could not be drawn. */
+    private static void chart(StringBuilder h, Path dir, String title, String name, int height, Drawing drawing) {
+        h.append("<h2>").append(esc(title)).append("</h2>\n");
         try {
-            JFreeChart c = ChartFactory.createBarChart(title, "workload", axis, data, PlotOrientation.VERTICAL,
-                true, false, false);
-            CategoryPlot plot = c.getCategoryPlot();
-            plot.setBackgroundPaint(Color.WHITE);
-            plot.setRangeGridlinePaint(Color.GRAY);
-            NumberAxis range = (NumberAxis) plot.getRangeAxis();
-            range.setStandardTickUnits(NumberAxis.createIntegerTickUnits());
-            range.setLowerBound(0);
-            double max = results.stream().filter(r -> r.error() == null).mapToDouble(value).max().orElse(0);
-            range.setUpperBound(Math.max(1, max * 1.1));
-            BarRenderer bars = (BarRenderer) plot.getRenderer();
-            bars.setBarPainter(new StandardBarPainter());
-            bars.setSeriesPaint(0, new Color(0xc0392b));
-            bars.setSeriesPaint(1, new Color(0x2e86c1));
-            bars.setDefaultItemLabelGenerator(new StandardCategoryItemLabelGenerator(
-                StandardCategoryItemLabelGenerator.DEFAULT_LABEL_FORMAT_STRING, new java.text.DecimalFormat("#,##0.#")));
-            bars.setDefaultItemLabelsVisible(true);
-            ChartUtils.saveChartAsPNG(dir.resolve(name).toFile(), c, 900, 420);
-            charts.add(name);
+            drawing.draw(dir.resolve(name));
+            h.append("<img src=\"").append(name).append("\" width=\"").append(Charts.WIDTH).append("\" height=\"")
+                .append(height).append("\" alt=\"").append(esc(title)).append("\">\n");
         } catch (IOException | RuntimeException | Error e) {
-            notes.add("chart " + name + " could not be drawn: " + e);
+            h.append("<p><em>").append(esc("chart " + name + " could not be drawn: " + e)).append("</em></p>\n");
         }
+    }
+
+    /** One line for the top of the page: did the buggy mode corrupt, did the fixed one. */
+    static String verdict(List<RunResult> results) {
+        long failed = results.stream().filter(r -> r.error() != null).count();
+        return "Corruption in buggy mode: " + corruptedIn(results, "buggy") + ". In fixed mode: "
+            + corruptedIn(results, "fixed") + "." + (failed > 0 ? " " + failed + " run(s) failed." : "");
+    }
+
+    private static String corruptedIn(List<RunResult> results, String mode) {
+        return results.stream().filter(r -> r.mode().equals(mode) && r.corrupted()).map(RunResult::workload)
+            .distinct().reduce((a, b) -> a + ", " + b).orElse("none");
     }
 
     private static String esc(String s) {

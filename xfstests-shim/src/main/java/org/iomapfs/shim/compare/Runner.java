@@ -10,13 +10,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 /**
  * Runs one workload against one target: sets its injections through the control files (restoring the old
@@ -88,7 +86,7 @@ final class Runner {
             }
             long ms = (System.nanoTime() - start) / 1_000_000;
             Map<String, Double> after = c.samples();
-            removeTree(dir);
+            CompareCommand.removeTree(dir);
             Map<String, Double> delta = new TreeMap<>();
             for (Map.Entry<String, Double> e : after.entrySet()) {
                 double d = e.getValue() - before.getOrDefault(e.getKey(), 0.0);
@@ -139,16 +137,5 @@ final class Runner {
             : r.ops() + " ops, " + r.corruptedMarkers() + " corrupted markers, " + r.corruptedBytes()
                 + " corrupted bytes, bug fired " + r.bugFiredTotal();
         progress.println((live ? "\r" : "") + label + ": " + text + "                ");
-    }
-
-    private static void removeTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
     }
 }

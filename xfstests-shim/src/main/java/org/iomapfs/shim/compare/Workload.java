@@ -6,9 +6,11 @@ import org.iomapfs.shim.partialblock.PartialBlockWrite;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The workloads compare can run: a main class of this module started as its own process against a file on
@@ -49,8 +51,7 @@ public enum Workload {
     },
     /** xfs/559: a slow write ending one byte into a page that writeback and reclaim take away (stale iomap). */
     PARTIAL_BLOCK("partial-block", "xfs/559: slow write ending 1 byte into a page written back and evicted meanwhile",
-        "ops: rounds (one racing write each); bad markers: rounds whose dirtied last byte (0x58) was lost; bad "
-            + "bytes: bytes differing from xfs/559's file.compare", Map.of("write_delay_ms", "200")) {
+        Units.PARTIAL_BLOCK, Map.of("write_delay_ms", "200")) {
         @Override
         List<String> args(Path file, Path logDir) {
             return List.of(PartialBlockWrite.class.getName(), "--trigger", "control", file.toString());
@@ -89,28 +90,38 @@ public enum Workload {
         return a;
     }
 
-    /** The units of the shared columns (a nested class: enum constants may not name the enum's own statics). */
-    static final class Units {
-        static final String HOLETEST = "ops: 8-byte marker stores; bad markers: markers found missing through the "
-            + "mapping or, after fsync, through the daemon (O_DIRECT); bad bytes: wrong bytes, in the markers and "
-            + "in the zeros between them";
-        static final String FSX = "ops: fsx operations; bad markers: failing fsx rounds (fsx stops at its first "
-            + "mismatch, so at most one per round); bad bytes: the bytes the failing reads found wrong";
-
-        private Units() { }
+    /**
+     * The units of the shared columns (a nested record: enum constants may not name the enum's own statics):
+     * the chart axes' short names for a rate of ops and a count of bad markers, and the table's longer text.
+     */
+    record Units(String rate, String markers, String text) {
+        static final Units HOLETEST = new Units("marker stores/s", "lost markers", "ops: 8-byte marker stores; bad "
+            + "markers: markers found missing through the mapping or, after fsync, through the daemon (O_DIRECT); bad "
+            + "bytes: wrong bytes, in the markers and in the zeros between them");
+        static final Units PARTIAL_BLOCK = new Units("racing writes/s", "rounds that lost the byte", "ops: rounds "
+            + "(one racing write each); bad markers: rounds whose dirtied last byte (0x58) was lost; bad bytes: bytes "
+            + "differing from xfs/559's file.compare");
+        static final Units FSX = new Units("fsx ops/s", "failing fsx rounds", "ops: fsx operations; bad markers: "
+            + "failing fsx rounds (fsx stops at its first mismatch, so at most one per round); bad bytes: the bytes "
+            + "the failing reads found wrong");
     }
 
     public final String label;
     public final String description;
     /** What the ops, bad markers and bad bytes columns count for this workload. */
     public final String units;
+    /** The chart axes: what one op per second and one bad marker are, in a few words. */
+    final String rateUnit;
+    final String markerUnit;
     /** inject/KNOB values set for this workload unless the user gives the knob. */
     public final Map<String, String> injections;
 
-    Workload(String label, String description, String units, Map<String, String> injections) {
+    Workload(String label, String description, Units units, Map<String, String> injections) {
         this.label = label;
         this.description = description;
-        this.units = units;
+        this.units = units.text();
+        this.rateUnit = units.rate();
+        this.markerUnit = units.markers();
         this.injections = injections;
     }
 
@@ -146,15 +157,11 @@ public enum Workload {
 
     /** One workload by its label. */
     public static Workload parse(String s) {
-        for (Workload w : values()) {
-            if (w.label.equals(s)) {
-                return w;
-            }
-        }
-        List<String> names = new ArrayList<>();
-        for (Workload w : values()) {
-            names.add(w.label);
-        }
-        throw new IllegalArgumentException("unknown workload '" + s + "' (" + String.join(", ", names) + ", or all)");
+        return byLabel(s).orElseThrow(() -> new IllegalArgumentException("unknown workload '" + s + "' ("
+            + String.join(", ", Arrays.stream(values()).map(w -> w.label).toList()) + ", or all)"));
+    }
+
+    static Optional<Workload> byLabel(String s) {
+        return Arrays.stream(values()).filter(w -> w.label.equals(s)).findFirst();
     }
 }

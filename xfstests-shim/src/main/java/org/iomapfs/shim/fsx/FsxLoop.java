@@ -5,6 +5,7 @@ import org.iomapfs.shim.io.Summary;
 import org.iomapfs.shim.sys.Cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -29,7 +30,8 @@ import java.util.concurrent.Callable;
     description = {"fsx (fstests ltp/fsx.c) in rounds on fresh files until --rounds, --ops or --duration is spent; "
         + "the last line is RESULT {json}: rounds, operations, failing rounds (corruptedMarkers), the bytes the "
         + "failing reads found wrong (corruptedBytes), ms to the first failing round.",
-        "Options after -- go to every fsx round (e.g. -- -Z for O_DIRECT).",
+        "Options after -- go to every fsx round (e.g. -- -Z for O_DIRECT). --ops counts fsx operations in all; "
+            + "at --duration the round in flight ends with its final check.",
         "Exit 0: every round passed; 1: a round found bad data or a bad size; 2: bad arguments; 3: an fsx call "
             + "failed (its status is in the output)."})
 public final class FsxLoop implements Callable<Integer> {
@@ -51,13 +53,9 @@ public final class FsxLoop implements Callable<Integer> {
     long seed;
     @Option(names = {"-P", "--log-dir"}, description = "where failing rounds' .fsxops and .fsxgood go (default: beside FILE)")
     Path logDir;
-    @Option(names = "--rounds", defaultValue = "0", description = "at most this many rounds (default: 1 without other bounds)")
-    long rounds;
-    @Option(names = "--ops", defaultValue = "0", description = "stop after this many fsx operations in all")
-    long ops;
-    @Option(names = "--duration", defaultValue = "0", converter = Budget.DurationConverter.class,
-        description = "stop after this long (500ms, 30s, 2m); the round in flight ends with its final check")
-    long durationMs;
+    /** --rounds, --ops (fsx operations in all), --duration; one round without any. */
+    @Mixin
+    Budget.Options bounds = new Budget.Options();
 
     private final PrintStream out;
     /** Test seam: the afterOp hook of each round's fsx, by round number (a unit test corrupts one round's file). */
@@ -84,7 +82,7 @@ public final class FsxLoop implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (roundOps <= 0 || rounds < 0 || ops < 0 || durationMs < 0) {
+        if (roundOps <= 0 || bounds.rounds < 0 || bounds.ops < 0 || bounds.durationMs < 0) {
             throw new Cli.BadArgument("--round-ops must be positive, --rounds, --ops and --duration not negative");
         }
         for (String a : fsxArgs) {
@@ -111,7 +109,7 @@ public final class FsxLoop implements Callable<Integer> {
         Files.createDirectories(logs);
         out.println("fsx-loop: seed " + seed + ", " + roundOps + " operations per round, fsx options " + fsxArgs);
 
-        Budget budget = new Budget(rounds, ops, durationMs, 1);
+        Budget budget = bounds.start(1);
         List<Round> done = new ArrayList<>();
         long opsDone = 0;
         long firstMs = -1;
@@ -119,7 +117,7 @@ public final class FsxLoop implements Callable<Integer> {
         while (budget.more(done.size(), opsDone)) {
             long n = done.size() + 1;
             long roundSeed = seed + n - 1;
-            long limit = ops > 0 ? Math.min(roundOps, ops - opsDone) : roundOps;
+            long limit = bounds.ops > 0 ? Math.min(roundOps, bounds.ops - opsDone) : roundOps;
             Path f = file.resolveSibling(file.getFileName() + "." + n);
             Fsx fsx = new Fsx(out);
             fsx.afterOp = afterOp.apply(n);
@@ -130,7 +128,7 @@ public final class FsxLoop implements Callable<Integer> {
                     lastProgress[0] = budget.elapsedMs();
                     out.println(Summary.progress(before + fsx.operations(), bad, lastProgress[0]));
                 }
-                return durationMs <= 0 || budget.elapsedMs() < durationMs;
+                return bounds.durationMs <= 0 || budget.elapsedMs() < bounds.durationMs;
             };
             out.println("fsx-loop: round " + n + ": fsx -S " + roundSeed + " -N " + limit + " " + f);
             int status = Cli.run("fsx", fsx, fsxArgs(roundSeed, limit, f, logs).toArray(String[]::new));

@@ -3,9 +3,11 @@ package org.iomapfs.shim.holetest;
 import org.iomapfs.shim.io.Budget;
 import org.iomapfs.shim.io.DaemonRead;
 import org.iomapfs.shim.io.Summary;
+import org.iomapfs.shim.sys.Cli;
 import org.iomapfs.shim.sys.Mappings;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -22,7 +24,6 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
@@ -47,8 +48,9 @@ import java.util.concurrent.atomic.AtomicReference;
     description = {"holetest (fstests src/holetest.c): two writers race to store markers into every page of a "
         + "MAP_SHARED mapping of FILE, at different offsets of the same pages; markers are then checked through "
         + "the mapping and through the daemon (O_DIRECT, and reads after a kernel cache drop).",
-        "Exit 0: no corruption; 1: corruption; 2: bad arguments; 3: an I/O failure."},
-    footer = {"", "generic/344: -r, -r -w (16 and 256); generic/345: -F, -F -r (16 and 256); generic/346: -w (1, 16, 256)."})
+        "Exit 0: no corruption; 1: corruption, or a call that failed (one line, no RESULT line); 2: bad arguments."},
+    footer = {"", "--rounds, --ops (marker stores) or --duration: loop mode, on a fresh file each round.",
+        "generic/344: -r, -r -w (16 and 256); generic/345: -F, -F -r (16 and 256); generic/346: -w (1, 16, 256)."})
 public final class Holetest implements Callable<Integer> {
     static final int PAGE = 4096;
     static final int THREADS = 2;
@@ -58,9 +60,9 @@ public final class Holetest implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "FILE", description = "file to create on the mount (must not exist)")
     Path file;
-    @Parameters(index = "1", paramLabel = "SIZE",
+    @Parameters(index = "1", paramLabel = "SIZE", converter = SizeConverter.class,
         description = "file size: MiB as holetest's FILESIZEinMB (1, 16, 256), or a number with a K or M suffix")
-    String size;
+    long bytes;
     @Option(names = "-f", description = "go on after a marker error (the file is unlinked), still exit 1")
     boolean keepGoing;
     @Option(names = "-w", description = "writer 0 uses pwrite(2) instead of the mapping")
@@ -75,13 +77,9 @@ public final class Holetest implements Callable<Integer> {
     @Option(names = "--daemon-read", defaultValue = "both", paramLabel = "HOW",
         description = "how to read through the daemon: odirect, drop-caches or both (default: ${DEFAULT-VALUE})")
     String daemonRead;
-    @Option(names = "--rounds", defaultValue = "0", description = "loop: at most this many rounds (fresh file each)")
-    long rounds;
-    @Option(names = "--ops", defaultValue = "0", description = "loop: stop after this many marker stores")
-    long ops;
-    @Option(names = "--duration", defaultValue = "0", converter = Budget.DurationConverter.class,
-        description = "loop: stop starting rounds after this long (500ms, 30s, 2m)")
-    long durationMs;
+    /** Loop mode's bounds: --rounds, --ops (marker stores), --duration. */
+    @Mixin
+    Budget.Options bounds = new Budget.Options();
     @Option(names = "--msync-ms", defaultValue = "0", paramLabel = "MS",
         description = "a third thread writes the file back every MS ms while the writers run (0: off)")
     int msyncMs;
@@ -109,27 +107,11 @@ public final class Holetest implements Callable<Integer> {
     }
 
     public static int run(String... args) {
-        CommandLine cl = new CommandLine(new Holetest());
-        cl.setParameterExceptionHandler((ex, a) -> {
-            ex.getCommandLine().getErr().println("holetest: " + ex.getMessage() + " (see --help)");
-            return 2;
-        });
-        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-            cmd.getErr().println("holetest: " + (ex instanceof IOException || ex instanceof IllegalArgumentException
-                ? ex.getMessage() : ex.toString()));
-            return 3;
-        });
-        return cl.execute(args);
+        return Cli.run("holetest", new Holetest(), args);
     }
 
     @Override
     public Integer call() throws Exception {
-        long bytes;
-        try {
-            bytes = parseSize(size);
-        } catch (IllegalArgumentException e) {
-            throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
-        }
         if (child != null) {
             return childWriter(bytes);
         }
@@ -137,23 +119,22 @@ public final class Holetest implements Callable<Integer> {
             case "odirect" -> useODirect = true;
             case "drop-caches" -> useDrop = true;
             case "both" -> useODirect = useDrop = true;
-            default -> throw new CommandLine.ParameterException(new CommandLine(this),
-                "bad --daemon-read '" + daemonRead + "' (odirect, drop-caches or both)");
+            default -> throw new Cli.BadArgument("bad --daemon-read '" + daemonRead + "' (odirect, drop-caches or both)");
         }
         if (!flush.equals("msync") && !flush.equals("syncfs")) {
-            throw new CommandLine.ParameterException(new CommandLine(this), "bad --flush '" + flush + "' (msync or syncfs)");
+            throw new Cli.BadArgument("bad --flush '" + flush + "' (msync or syncfs)");
         }
         if (msyncMs < 0) {
-            throw new CommandLine.ParameterException(new CommandLine(this), "--msync-ms must be >= 0");
+            throw new Cli.BadArgument("--msync-ms must be >= 0");
         }
         if (follow && fork) {
-            throw new CommandLine.ParameterException(new CommandLine(this), "--follow needs threads (not -F)");
+            throw new Cli.BadArgument("--follow needs threads (not -F)");
         }
         if (Files.exists(file)) {
             throw new FileAlreadyExistsException(file + ": exists (holetest creates its file)");
         }
-        boolean loop = rounds > 0 || ops > 0 || durationMs > 0;
-        Budget budget = new Budget(rounds, ops, durationMs, sizing.size());
+        boolean loop = bounds.given();
+        Budget budget = bounds.start(sizing.size());
         long done = 0;
         long opsDone = 0;
         long badMarkers = 0;
@@ -473,26 +454,21 @@ public final class Holetest implements Callable<Integer> {
         return 0;
     }
 
-    /** MiB as holetest's FILESIZEinMB, or K/M-suffixed; a whole number of pages. */
-    static long parseSize(String s) {
-        String t = s.trim().toUpperCase(Locale.ROOT);
-        long mult = 1L << 20;
-        if (t.endsWith("K")) {
-            mult = 1L << 10;
-            t = t.substring(0, t.length() - 1);
-        } else if (t.endsWith("M")) {
-            t = t.substring(0, t.length() - 1);
+    /** SIZE: MiB as holetest's FILESIZEinMB, or with a size suffix (64K); a whole number of pages. */
+    public static final class SizeConverter implements CommandLine.ITypeConverter<Long> {
+        @Override
+        public Long convert(String s) {
+            long v;
+            try {
+                v = Cli.parseSize(s, 1L << 20);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException("bad SIZE '" + s + "' (MiB, e.g. 16, or 64K)");
+            }
+            if (v < PAGE || v % PAGE != 0 || v > Integer.MAX_VALUE) {
+                throw new CommandLine.TypeConversionException("bad SIZE '" + s + "': a multiple of 4 KiB from 4K to 2047M");
+            }
+            return v;
         }
-        long v;
-        try {
-            v = Math.multiplyExact(Long.parseLong(t), mult);
-        } catch (NumberFormatException | ArithmeticException e) {
-            throw new IllegalArgumentException("bad SIZE '" + s + "' (MiB, e.g. 16, or 64K)");
-        }
-        if (v < PAGE || v % PAGE != 0 || v > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("bad SIZE '" + s + "': a multiple of 4 KiB from 4K to 2047M");
-        }
-        return v;
     }
 
     /** picocli converter for --sizing. */

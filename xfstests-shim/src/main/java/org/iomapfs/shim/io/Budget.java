@@ -1,6 +1,7 @@
 package org.iomapfs.shim.io;
 
-import picocli.CommandLine;
+import org.iomapfs.shim.sys.Cli;
+import picocli.CommandLine.Option;
 
 import java.util.Locale;
 
@@ -58,14 +59,34 @@ public final class Budget {
     }
 
     /** picocli converter for duration options. */
-    public static final class DurationConverter implements CommandLine.ITypeConverter<Long> {
+    public static final class DurationConverter extends Cli.Converter<Long> {
         @Override
-        public Long convert(String value) {
-            try {
-                return parseDurationMs(value);
-            } catch (IllegalArgumentException e) {
-                throw new CommandLine.TypeConversionException(e.getMessage());
-            }
+        protected Long parse(String value) {
+            return parseDurationMs(value);
+        }
+    }
+
+    /**
+     * A looping workload's bounds, --rounds, --ops and --duration (a picocli mixin); what an op is, each
+     * workload's description says.
+     */
+    public static final class Options {
+        @Option(names = "--rounds", defaultValue = "0", description = "at most this many rounds, each on a fresh file")
+        public long rounds;
+        @Option(names = "--ops", defaultValue = "0", description = "stop after this many operations")
+        public long ops;
+        @Option(names = "--duration", defaultValue = "0", converter = DurationConverter.class,
+            description = "stop starting rounds after this long (500ms, 30s, 2m)")
+        public long durationMs;
+
+        /** Whether any bound was given. */
+        public boolean given() {
+            return rounds > 0 || ops > 0 || durationMs > 0;
+        }
+
+        /** A budget starting now; with no bound given, {@code defaultRounds} rounds. */
+        public Budget start(long defaultRounds) {
+            return new Budget(rounds, ops, durationMs, defaultRounds);
         }
     }
 }

@@ -4,9 +4,10 @@ import org.iomapfs.shim.io.Budget;
 import org.iomapfs.shim.io.Control;
 import org.iomapfs.shim.io.DaemonRead;
 import org.iomapfs.shim.io.Summary;
+import org.iomapfs.shim.sys.Cli;
 import org.iomapfs.shim.sys.LibC;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -38,8 +39,8 @@ import java.util.concurrent.atomic.AtomicReference;
 @Command(name = "partial-block-write", mixinStandardHelpOptions = true, sortOptions = false, usageHelpAutoWidth = true,
     description = {"xfs/559: a long buffered write ending one byte into the last page of a preallocated range, "
         + "racing with writeback and reclaim of that page, whose last byte was dirtied first. "
-        + "Checks every round through the daemon.",
-        "Exit 0: no corruption; 1: corruption; 2: bad arguments; 3: an I/O failure."})
+        + "Checks every round through the daemon. An op (--ops) is a round; one round without a bound.",
+        "Exit 0: no corruption; 1: corruption, or a call that failed (one line, no RESULT line); 2: bad arguments."})
 public final class PartialBlockWrite implements Callable<Integer> {
     static final int PAGE = 4096;
     /** xfs/559's bytes: the dirtied last byte and the long write. */
@@ -65,42 +66,24 @@ public final class PartialBlockWrite implements Callable<Integer> {
     @Option(names = "--daemon-read", defaultValue = "odirect", paramLabel = "HOW",
         description = "odirect or both (O_DIRECT and a read after a kernel cache drop) (default: ${DEFAULT-VALUE})")
     String daemonRead;
-    @Option(names = "--rounds", defaultValue = "0", description = "at most this many rounds (default: 1 without other bounds)")
-    long rounds;
-    @Option(names = "--ops", defaultValue = "0", description = "stop after this many rounds (one racing write each)")
-    long ops;
-    @Option(names = "--duration", defaultValue = "0", converter = Budget.DurationConverter.class,
-        description = "stop starting rounds after this long (500ms, 30s, 2m)")
-    long durationMs;
+    /** --rounds, --ops (an op is a round: one racing write), --duration; one round without any. */
+    @Mixin
+    Budget.Options bounds = new Budget.Options();
 
     public static void main(String[] args) {
-        System.exit(run(args));
-    }
-
-    public static int run(String... args) {
-        CommandLine cl = new CommandLine(new PartialBlockWrite());
-        cl.setParameterExceptionHandler((ex, a) -> {
-            ex.getCommandLine().getErr().println("partial-block-write: " + ex.getMessage() + " (see --help)");
-            return 2;
-        });
-        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-            cmd.getErr().println("partial-block-write: " + (ex instanceof IOException ? ex.getMessage() : ex.toString()));
-            return 3;
-        });
-        return cl.execute(args);
+        System.exit(Cli.run("partial-block-write", new PartialBlockWrite(), args));
     }
 
     @Override
     public Integer call() throws Exception {
-        CommandLine self = new CommandLine(this);
         if (blocks < 2) {
-            throw new CommandLine.ParameterException(self, "--blocks must be at least 2");
+            throw new Cli.BadArgument("--blocks must be at least 2");
         }
         if (!trigger.equals("control") && !trigger.equals("none")) {
-            throw new CommandLine.ParameterException(self, "bad --trigger '" + trigger + "' (control or none)");
+            throw new Cli.BadArgument("bad --trigger '" + trigger + "' (control or none)");
         }
         if (!daemonRead.equals("odirect") && !daemonRead.equals("both")) {
-            throw new CommandLine.ParameterException(self, "bad --daemon-read '" + daemonRead + "' (odirect or both)");
+            throw new Cli.BadArgument("bad --daemon-read '" + daemonRead + "' (odirect or both)");
         }
         if (Files.exists(file)) {
             throw new IOException(file + ": exists (the workload creates its file)");
@@ -127,7 +110,7 @@ public final class PartialBlockWrite implements Callable<Integer> {
     }
 
     private int loop(Optional<Control> ctl, Long triggerAfter, long delay) throws Exception {
-        Budget budget = new Budget(rounds, ops, durationMs, 1);
+        Budget budget = bounds.start(1);
         long done = 0;
         long lostBytes = 0;
         long badRounds = 0;
