@@ -42,65 +42,17 @@ final class EngineOps implements NodeOps {
         return 0;
     }
 
-    @Override
-    public int mkdir(String path, int mode, int uid, int gid) {
-        vfs.mkdir(path, mode, uid, gid);
-        return 0;
-    }
-
-    @Override
-    public int rmdir(String path) {
-        vfs.rmdir(path);
-        return 0;
-    }
-
-    @Override
-    public int unlink(String path) {
-        vfs.unlink(path);
-        return 0;
-    }
-
-    @Override
-    public int symlink(String target, String linkPath, int uid, int gid) {
-        vfs.symlink(target, linkPath, uid, gid);
-        return 0;
-    }
-
-    @Override
-    public int rename(String from, String to) {
-        vfs.rename(from, to);
-        return 0;
-    }
-
-    @Override
-    public int link(String existing, String newPath) {
-        vfs.link(existing, newPath);
-        return 0;
-    }
-
-    @Override
-    public int chmod(String path, int mode) {
-        vfs.chmod(path, mode);
-        return 0;
-    }
-
-    @Override
-    public int chown(String path, int uid, int gid) {
-        vfs.chown(path, uid, gid);
-        return 0;
-    }
-
-    @Override
-    public int truncate(String path, long size) {
-        vfs.truncate(path, size);
-        return 0;
-    }
-
-    @Override
-    public int utimens(String path, long atimeNs, long mtimeNs) {
-        vfs.utimens(path, atimeNs, mtimeNs);
-        return 0;
-    }
+    // the requests that map one to one onto the engine
+    @Override public int mkdir(String path, int mode, int uid, int gid) { vfs.mkdir(path, mode, uid, gid); return 0; }
+    @Override public int rmdir(String path) { vfs.rmdir(path); return 0; }
+    @Override public int unlink(String path) { vfs.unlink(path); return 0; }
+    @Override public int symlink(String target, String at, int uid, int gid) { vfs.symlink(target, at, uid, gid); return 0; }
+    @Override public int rename(String from, String to) { vfs.rename(from, to); return 0; }
+    @Override public int link(String existing, String newPath) { vfs.link(existing, newPath); return 0; }
+    @Override public int chmod(String path, int mode) { vfs.chmod(path, mode); return 0; }
+    @Override public int chown(String path, int uid, int gid) { vfs.chown(path, uid, gid); return 0; }
+    @Override public int truncate(String path, long size) { vfs.truncate(path, size); return 0; }
+    @Override public int utimens(String path, long atime, long mtime) { vfs.utimens(path, atime, mtime); return 0; }
 
     @Override
     public int access(String path, int mask, int uid, int gid) {
@@ -190,33 +142,9 @@ final class EngineOps implements NodeOps {
             : vfs.write(h.engineFh, offset, FuseStructs.payload(buf, size));
     }
 
-    @Override
-    public int flush(Handle h) {
-        vfs.flush(h.engineFh);
-        return 0;
-    }
-
-    @Override
-    public int release(Handle h) {
-        vfs.release(h.engineFh);
-        return 0;
-    }
-
-    @Override
-    public int fsync(Handle h, boolean datasync) {
-        vfs.fsync(h.engineFh, datasync);
-        return 0;
-    }
-
-    @Override
-    public int ftruncate(Handle h, long size) {
-        vfs.ftruncate(h.engineFh, size);
-        return 0;
-    }
-
-    @Override
-    public int fallocate(Handle h, int mode, long offset, long length) {
-        vfs.fallocate(h.engineFh, mode, offset, length);
-        return 0;
-    }
+    @Override public int flush(Handle h) { vfs.flush(h.engineFh); return 0; }
+    @Override public int release(Handle h) { vfs.release(h.engineFh); return 0; }
+    @Override public int fsync(Handle h, boolean datasync) { vfs.fsync(h.engineFh, datasync); return 0; }
+    @Override public int ftruncate(Handle h, long size) { vfs.ftruncate(h.engineFh, size); return 0; }
+    @Override public int fallocate(Handle h, int mode, long off, long len) { vfs.fallocate(h.engineFh, mode, off, len); return 0; }
 }
