@@ -7,13 +7,11 @@ import java.nio.file.Path;
 import java.util.List;
 
 /**
- * The one place the daemon and the CLI construct an engine: open an image, format one, check one. The
- * default is the real engine ({@link IomapEngine}); the system property {@code iomapfs.engine} names another
- * implementation class (the tests' in-memory engine), which the background mount passes on to its daemon.
+ * The one place the daemon and the CLI construct an engine: open an image, format one, check one
+ * ({@link IomapEngine}, fs-core's). The binding's in-memory floor ({@code floor.FloorVfs}) has no image and is
+ * mounted without one.
  */
 public interface Engine {
-    String PROPERTY = "iomapfs.engine";
-
     /** An opened image: the engine's two faces. */
     record Opened(Vfs vfs, Controls controls) { }
 
@@ -25,14 +23,6 @@ public interface Engine {
     List<String> fsck(Path image);
 
     static Engine load() {
-        String cls = System.getProperty(PROPERTY);
-        if (cls == null || cls.isBlank()) {
-            return new IomapEngine();
-        }
-        try {
-            return (Engine) Class.forName(cls).getDeclaredConstructor().newInstance();
-        } catch (ReflectiveOperationException | ClassCastException e) {
-            throw new IllegalStateException("cannot load engine class " + cls + " (" + PROPERTY + "): " + e, e);
-        }
+        return new IomapEngine();
     }
 }

@@ -1,7 +1,7 @@
 package org.iomapfs.fuse;
 
 import com.sun.nio.file.ExtendedOpenOption;
-import org.iomapfs.fuse.testing.MemoryVfs;
+import org.iomapfs.fuse.floor.FloorVfs;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,8 +25,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Routing by origin, checked on a live mount of the test-only {@link MemoryVfs} (which counts how requests
- * arrive), with both request loops: write(2) is a buffered write, a MAP_SHARED store reaches the engine as a
+ * Routing by origin, checked on a live mount of {@link FloorVfs}, the binding's in-memory floor (which counts how
+ * requests arrive), with both request loops: write(2) is a buffered write, a MAP_SHARED store reaches the engine as a
  * page write (writepage == 1, read at its real offset), I/O on an O_DIRECT handle is direct, and an fsync
  * error reaches the caller as EIO. The mount is in this JVM; the separate-process mount is fs-tests' MountTest.
  */
@@ -34,7 +34,7 @@ class FuseMountRoutingTest {
     @TempDir
     Path tmp;
     private FuseMount mount;
-    private MemoryVfs fs;
+    private FloorVfs fs;
     private Path mnt;
 
     private Map<String, Long> metrics() throws IOException {
@@ -42,7 +42,7 @@ class FuseMountRoutingTest {
         for (String l : Files.readAllLines(mnt.resolve(".iomapfs/metrics"))) {
             if (!l.startsWith("#")) {
                 String[] f = l.split(" ");
-                m.put(f[0].replace("memvfs_", "").replace("_total", ""), Long.parseLong(f[1]));
+                m.put(f[0].replace("floor_", "").replace("_total", ""), Long.parseLong(f[1]));
             }
         }
         return m;
@@ -52,13 +52,11 @@ class FuseMountRoutingTest {
     @EnumSource(FuseMount.LoopKind.class)
     void requestsAreRoutedByOrigin(FuseMount.LoopKind loop) throws Exception {
         Assumptions.assumeTrue(Files.exists(Path.of("/dev/fuse")), "/dev/fuse is absent");
-        Path image = tmp.resolve("img");
         mnt = tmp.resolve("mnt");
         Files.createDirectories(mnt);
-        MemoryVfs.format(image, 64 << 20, 4096, false);
-        fs = MemoryVfs.open(image);
+        fs = new FloorVfs();
         mount = new FuseMount(fs, fs, Native.libc().getuid(), Native.libc().getgid());
-        mount.mount(mnt, new FuseMount.Options(image.toString(), 4, loop, 131072, false, false));
+        mount.mount(mnt, new FuseMount.Options("iomapfs-floor", 4, loop, 131072, false, false));
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (!Files.isDirectory(mnt.resolve(".iomapfs"))) { // wait for the mount to answer
             assertTrue(System.nanoTime() < deadline, "mount did not come up");

@@ -1,0 +1,77 @@
+package org.iomapfs.fuse.cli;
+
+import org.iomapfs.fuse.FuseMount;
+import org.iomapfs.fuse.Mounts;
+import org.iomapfs.fuse.Native;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The FUSE side of a mount (request loop, request size, mount table entry), shared by every command that
+ * mounts. A background mount hands each option to its daemon as parsed ({@link #toArgs}).
+ */
+final class FuseOptions {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--threads", defaultValue = "16", description = "request threads (default: ${DEFAULT-VALUE})")
+    int threads;
+    @Option(names = "--loop", defaultValue = "pool",
+        description = "request loop: pool (fixed Java threads) or stock (libfuse's fuse_loop_mt) (default: ${DEFAULT-VALUE})")
+    String loop;
+    @Option(names = "--max-write", defaultValue = "131072", description = "FUSE max_write in bytes (default: ${DEFAULT-VALUE})")
+    int maxWrite;
+    @Option(names = "--debug", description = "libfuse debug output (-d) in the log")
+    boolean debug;
+    @Option(names = "--fsname", paramLabel = "NAME",
+        description = "mount source shown in the mount table (default: the image path); fstests finds TEST_DEV by it")
+    String fsName;
+    @Option(names = "--no-subtype",
+        description = "file system type plain 'fuse' instead of 'fuse.iomapfs' (what fstests' FSTYP=fuse looks for)")
+    boolean noSubtype;
+
+    FuseMount.LoopKind loopKind() {
+        return switch (loop) {
+            case "pool" -> FuseMount.LoopKind.POOL;
+            case "stock" -> FuseMount.LoopKind.STOCK;
+            default -> throw new Cli.Failure("bad --loop '" + loop + "' (pool or stock)", Cli.EXIT_BAD_INPUT);
+        };
+    }
+
+    void validateFsName() {
+        if (fsName != null && (fsName.isBlank() || fsName.chars().anyMatch(Character::isWhitespace))) {
+            throw new Cli.Failure("bad --fsname '" + fsName + "' (non-empty, no white space)", Cli.EXIT_BAD_INPUT);
+        }
+    }
+
+    /** The file system type the mount table will show. */
+    String fsType() {
+        return noSubtype ? "fuse" : Mounts.FSTYPE;
+    }
+
+    /** The mount's options; other users are let in when run as root or allowed by /etc/fuse.conf. */
+    FuseMount.Options options(String defaultFsName) {
+        boolean root = Native.libc().getuid() == 0;
+        return new FuseMount.Options(fsName != null ? fsName : defaultFsName, threads, loopKind(), maxWrite,
+            root || userAllowOther(), debug, !noSubtype);
+    }
+
+    private static boolean userAllowOther() {
+        try {
+            return Files.readAllLines(Path.of("/etc/fuse.conf")).stream()
+                .anyMatch(l -> l.strip().equals("user_allow_other"));
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    List<String> toArgs() {
+        return DaemonLauncher.argsOf(spec);
+    }
+}
