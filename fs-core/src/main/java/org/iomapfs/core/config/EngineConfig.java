@@ -1,4 +1,4 @@
-package org.iomapfs.core;
+package org.iomapfs.core.config;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
