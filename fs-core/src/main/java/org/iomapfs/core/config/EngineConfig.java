@@ -33,10 +33,6 @@ public record EngineConfig(long cacheBytes, long writebackIntervalMs, long dirty
         return new EngineConfig(cacheBytes, writebackIntervalMs, n, readaheadFolios, commitIntervalMs, registry, traceEvents);
     }
 
-    public EngineConfig withRegistry(MeterRegistry r) {
-        return new EngineConfig(cacheBytes, writebackIntervalMs, dirtyThresholdFolios, readaheadFolios, commitIntervalMs, r, traceEvents);
-    }
-
     public EngineConfig withTraceEvents(int n) {
         return new EngineConfig(cacheBytes, writebackIntervalMs, dirtyThresholdFolios, readaheadFolios, commitIntervalMs, registry, n);
     }
