@@ -1,14 +1,5 @@
 package org.iomapfs.core;
 
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import org.iomapfs.core.bugs.Bug;
-import org.iomapfs.core.hooks.HookPoint;
-import org.iomapfs.core.inject.Injector;
-import org.iomapfs.core.lockdep.LockOrder;
-import org.iomapfs.core.mm.MappedRegion;
-import org.iomapfs.core.pagecache.Folio;
-import org.iomapfs.core.trace.Trace;
-
 import org.iomapfs.core.api.Controls;
 import org.iomapfs.core.api.DirEntry;
 import org.iomapfs.core.api.Errno;
@@ -18,18 +9,18 @@ import org.iomapfs.core.api.FsException;
 import org.iomapfs.core.api.OpenFlags;
 import org.iomapfs.core.api.StatFs;
 import org.iomapfs.core.api.Vfs;
-import org.iomapfs.core.buffered.BufferedIo;
+import org.iomapfs.core.config.EngineConfig;
+import org.iomapfs.core.control.EngineControls;
 import org.iomapfs.core.dio.DirectIo;
-import org.iomapfs.core.extent.Allocator;
-import org.iomapfs.core.extent.ExtentMap;
-import org.iomapfs.core.inode.FsContext;
+import org.iomapfs.core.file.FileTable;
+import org.iomapfs.core.file.OpenFile;
+import org.iomapfs.core.hooks.HookPoint;
 import org.iomapfs.core.inode.Inode;
-import org.iomapfs.core.metrics.EngineMetrics;
+import org.iomapfs.core.inode.InodeCache;
+import org.iomapfs.core.mm.UserMm;
+import org.iomapfs.core.mount.FsContext;
 import org.iomapfs.core.namespace.Namespace;
-import org.iomapfs.core.pagecache.AddressSpace;
-import org.iomapfs.core.pagecache.PageCache;
 import org.iomapfs.core.store.ImageDevice;
-import org.iomapfs.core.store.InodeRecord;
 import org.iomapfs.core.store.MvMetaStore;
 import org.iomapfs.core.store.Superblock;
 import org.iomapfs.core.writeback.Writeback;
@@ -39,143 +30,52 @@ import org.iomapfs.core.xfs.XfsIomapOps;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * One mounted engine: the image, the metadata store, the page cache and the threads, behind {@link Vfs}.
- * Opening replays nothing (the store reopens at its last commit) but frees orphans: inodes with no link
- * left, which were open-unlinked when the previous instance stopped.
+ * One mounted engine behind {@link Vfs}: the system calls of a front end, resolved to open files, inodes and
+ * the fs-side file operations. {@link #open} wires it ({@link EngineBuilder}); {@link #controls} are its
+ * control keys and {@link #mm} its in-process user mappings.
  */
-public final class IomapFs implements Vfs, Controls {
+public final class IomapFs implements Vfs {
     private final ImageDevice dev;
     private final MvMetaStore store;
     private final FsContext ctx;
-    private final Map<Long, Inode> inodes = new ConcurrentHashMap<>();
-    private final Map<Long, Handle> handles = new ConcurrentHashMap<>();
-    private final AtomicLong nextFh = new AtomicLong(1);
+    private final InodeCache inodes;
+    private final FileTable handles;
     private final Namespace ns;
     private final Writeback writeback;
-    private final BufferedIo bio;
     private final XfsIomapOps ops;
     private final XfsFileOps files;
     private final DirectIo dio;
+    private final Controls controls;
+    private final UserMm mm;
     private volatile boolean closed;
 
-    /** An open file: the inode, its open flags and the errseq cookie it reports from. */
-    private static final class Handle {
-        final Inode inode;
-        final int flags;
-        final long[] errSince = new long[1];
-
-        Handle(Inode inode, int flags) {
-            this.inode = inode;
-            this.flags = flags;
-            this.errSince[0] = inode.mapping.wbErr.sample();
-        }
+    IomapFs(EngineBuilder.Parts p) {
+        this.dev = p.dev();
+        this.store = p.store();
+        this.ctx = p.ctx();
+        this.inodes = p.inodes();
+        this.handles = p.files();
+        this.ns = p.ns();
+        this.writeback = p.writeback();
+        this.ops = p.ops();
+        this.files = p.fops();
+        this.dio = p.dio();
+        this.controls = new EngineControls(ctx, this);
+        this.mm = new UserMm(ctx, handles, files, ops, dio);
     }
 
-    private IomapFs(ImageDevice dev, MvMetaStore store, EngineConfig config) {
-        this.dev = dev;
-        this.store = store;
-        Superblock sb = store.superblock();
-        EngineMetrics metrics = new EngineMetrics(config.registry());
-        PageCache cache = new PageCache(metrics, config.cacheBytes());
-        metrics.bindFootprint(cache::cachedFolios, cache::budgetBytes, cache::lruLength, store::fileBytes, Folio.SIZE);
-        Allocator alloc = new Allocator(store, sb.blockCount() - Superblock.FIRST_DATA_BLOCK);
-        this.ctx = new FsContext(store, dev, alloc, cache, metrics, config, inodes::get, inodes::values);
-        this.writeback = new Writeback(ctx);
-        this.bio = new BufferedIo(ctx);
-        XfsIomapOps[] holder = new XfsIomapOps[1];
-        this.ops = new XfsIomapOps(ctx, (inode, s, e) -> bio.writeDelallocRelease(inode, s, e,
-                (in, a, b) -> holder[0].punchDelalloc(in, a, b)));
-        holder[0] = ops;
-        this.files = new XfsFileOps(ctx, bio, ops, writeback);
-        this.dio = new DirectIo(ctx, writeback);
-        this.ns = new Namespace(store, inodes::get, this::instantiate, this::evict);
-        for (InodeRecord r : store.allInodes()) {
-            Inode in = instantiate(r);
-            in.dataFork.load(store.extents(r.ino()));
-            if (r.type() == FileType.DIRECTORY) {
-                for (Map.Entry<String, Long> e : store.listDir(r.ino())) {
-                    in.entries.put(e.getKey(), e.getValue());
-                }
-            }
-        }
-        if (inodes.get(ROOT_INO) == null) {
-            throw new FsException(Errno.EINVAL, "metadata store has no root directory");
-        }
-        for (Inode in : List.copyOf(inodes.values())) {
-            if (in.nlink() == 0) {
-                evict(in);
-            }
-        }
-        ctx.commit(true);
-        writeback.start();
-    }
-
-    /** Opens (mounts) an image made by {@link org.iomapfs.core.store.Mkfs}. */
+    /** Opens (mounts) an image made by {@link org.iomapfs.core.store.Mkfs}, freeing its orphans. */
     public static IomapFs open(Path image, EngineConfig config) {
-        ImageDevice dev = ImageDevice.open(image, false);
-        MvMetaStore store;
-        try {
-            store = MvMetaStore.open(MvMetaStore.metaPath(image), false);
-        } catch (RuntimeException e) {
-            dev.close();
-            throw e;
-        }
-        Superblock a = dev.superblock();
-        Superblock b = store.superblock();
-        if (!a.equals(b)) {
-            store.crash();
-            dev.close();
-            throw new FsException(Errno.EINVAL, image + ": metadata file belongs to another image (" + b.uuid() + " != " + a.uuid() + ")");
-        }
-        return new IomapFs(dev, store, config);
+        return EngineBuilder.open(image, config);
     }
 
-    private Inode instantiate(InodeRecord r) {
-        int bs = store.superblock().blockSize();
-        AddressSpace mapping = new AddressSpace(r.ino(), bs, ctx.cache);
-        Inode in = new Inode(r, bs, mapping, new ExtentMap(r.ino(), store, ctx.alloc));
-        inodes.put(r.ino(), in);
-        return in;
-    }
+    /** The control keys of this engine (the mount's {@code /.iomapfs/}). */
+    public Controls controls() { return controls; }
 
-    /**
-     * evict: frees an inode with no links and no opener. The caller holds no lock (iput_final): the page-cache
-     * truncation waits for writeback, which the I/O completion worker ends only after taking the ILOCK and
-     * committing the metadata transaction, so it must not run inside an update or under the namespace lock.
-     * truncate_inode_pages_final first, then the extent and record removal in a transaction of their own.
-     */
-    private void evict(Inode in) {
-        if (!in.startFreeing()) {
-            return;
-        }
-        in.iRwsem.writeLock().lock();
-        in.invalidateLock.writeLock().lock();
-        try {
-            in.mapping.truncateRange(0, Long.MAX_VALUE);
-            in.dataFork.ilock.writeLock().lock();
-            try {
-                store.update(() -> {
-                    in.dataFork.removeAll();
-                    store.dropExtents(in.ino);
-                    if (in.type == FileType.DIRECTORY) {
-                        store.dropDir(in.ino);
-                    }
-                    in.kill(store);
-                });
-            } finally {
-                in.dataFork.ilock.writeLock().unlock();
-            }
-            inodes.remove(in.ino);
-        } finally {
-            in.invalidateLock.writeLock().unlock();
-            in.iRwsem.writeLock().unlock();
-        }
-    }
+    /** In-process mmap(2), and read(2)/write(2) with a mapping as the buffer. */
+    public UserMm mm() { return mm; }
 
     // --- for tests and tools ---------------------------------------------------------------------
 
@@ -185,9 +85,9 @@ public final class IomapFs implements Vfs, Controls {
 
     public Inode inode(String path) { return ns.resolve(path); }
 
-    public Inode inodeOf(long fh) { return handle(fh).inode; }
+    public Inode inodeOf(long fh) { return handles.get(fh).inode; }
 
-    /** Closes without writeback or commit, as a killed process would (tests). */
+    /** Closes without writeback or commit, as a killed process would (tests abandoning a wedged engine). */
     public void crashForTest() {
         closed = true;
         store.crash();
@@ -196,29 +96,11 @@ public final class IomapFs implements Vfs, Controls {
 
     // --- Vfs -------------------------------------------------------------------------------------
 
-    private Handle handle(long fh) {
-        Handle h = handles.get(fh);
-        if (h == null) {
-            throw new FsException(Errno.EBADF, "no open file with handle " + fh);
-        }
-        return h;
-    }
-
-    private Inode regular(Inode in, String what) {
-        if (in.type == FileType.DIRECTORY) {
-            throw new FsException(Errno.EISDIR, what + ": is a directory");
-        }
-        if (in.type != FileType.REGULAR) {
-            throw new FsException(Errno.EINVAL, what + ": not a regular file");
-        }
-        return in;
-    }
-
     @Override
     public FileAttr getattr(String path) { return ns.resolve(path).attr(); }
 
     @Override
-    public FileAttr fgetattr(long fh) { return handle(fh).inode.attr(); }
+    public FileAttr fgetattr(long fh) { return handles.get(fh).inode.attr(); }
 
     @Override
     public List<DirEntry> readdir(String path) { return ns.readdir(path); }
@@ -283,131 +165,42 @@ public final class IomapFs implements Vfs, Controls {
 
     private long openInode(Inode in, int flags) {
         in.openCount++;
-        long fh = nextFh.getAndIncrement();
-        handles.put(fh, new Handle(in, flags));
-        return fh;
+        return handles.install(in, flags);
     }
 
     @Override
     public int read(long fh, long offset, ByteBuffer dst) {
-        Handle h = handle(fh);
-        Inode in = regular(h.inode, "read");
+        OpenFile h = handles.get(fh);
+        Inode in = h.regular("read");
         ctx.hooks.fire(HookPoint.READ_BEGIN, in, offset);
         if (offset < 0) {
             throw new FsException(Errno.EINVAL, "negative offset " + offset);
         }
-        return OpenFlags.isDirect(h.flags) ? dio.read(in, offset, dst, ops.read) : files.read(in, offset, dst);
+        return h.isDirect() ? dio.read(in, offset, dst, ops.read) : files.read(in, offset, dst);
     }
 
     @Override
     public int write(long fh, long offset, ByteBuffer src) {
-        Handle h = handle(fh);
-        Inode in = regular(h.inode, "write");
-        checkWrite(h, offset, src.remaining());
-        return OpenFlags.isDirect(h.flags) ? dio.write(in, offset, src, ops.directWrite) : (int) files.write(in, offset, src);
-    }
-
-    private void checkWrite(Handle h, long offset, int len) {
-        if (!OpenFlags.canWrite(h.flags)) {
-            throw new FsException(Errno.EBADF, "file is not open for writing");
-        }
-        if (offset < 0 || offset + len < 0) {
-            throw new FsException(Errno.EINVAL, "bad offset " + offset);
-        }
-        long max = store.superblock().sizeBytes() * 16;
-        if (offset + len > max) {
-            throw new FsException(Errno.EFBIG, "write past " + max + " bytes (16x the image size)");
-        }
+        OpenFile h = handles.get(fh);
+        Inode in = handles.forWrite(h, offset, src.remaining(), "write");
+        return h.isDirect() ? dio.write(in, offset, src, ops.directWrite) : (int) files.write(in, offset, src);
     }
 
     @Override
     public int writePage(long fh, long offset, ByteBuffer src) {
-        Handle h = handle(fh);
-        Inode in = regular(h.inode, "writepage");
-        checkWrite(h, offset, src.remaining());
+        Inode in = handles.forWrite(handles.get(fh), offset, src.remaining(), "writepage");
         return files.pageWrite(in, offset, src);
     }
 
-    // --- in-process user mappings (the part of mm a FUSE daemon never sees) ----------------------------
-
-    /** mmap(MAP_SHARED) of [offset, offset + length) of an open file. */
-    public MappedRegion map(long fh, long offset, int length) {
-        Handle h = handle(fh);
-        return new MappedRegion(files, regular(h.inode, "mmap"), offset, length);
-    }
-
-    /** read(2) into a mapping's bytes [off, off + len); the mapping may be of this very file. */
-    public int read(long fh, long offset, MappedRegion dst, int off, int len) {
-        Handle h = handle(fh);
-        Inode in = regular(h.inode, "read");
-        ctx.hooks.fire(HookPoint.READ_BEGIN, in, offset);
-        if (OpenFlags.isDirect(h.flags)) {
-            return directReadInto(in, offset, dst, off, len);
-        }
-        return files.read(in, offset, dst.iov(off, len));
-    }
-
-    /** write(2) from a mapping's bytes [off, off + len); the mapping may be of this very file. */
-    public int write(long fh, long offset, MappedRegion src, int off, int len) {
-        Handle h = handle(fh);
-        Inode in = regular(h.inode, "write");
-        checkWrite(h, offset, len);
-        if (OpenFlags.isDirect(h.flags)) {
-            byte[] tmp = new byte[len];
-            src.load(off, tmp, 0, len);
-            return dio.write(in, offset, ByteBuffer.wrap(tmp), ops.directWrite);
-        }
-        return (int) files.write(in, offset, src.iov(off, len));
-    }
-
-    /**
-     * A direct read into a mapping (Jan Kara's 2018 case): the destination pages are pinned for write
-     * (page_mkwrite dirties them), the I/O fills them, and completion dirties them again without any
-     * page_mkwrite (bio_set_pages_dirty / set_page_dirty_lock) before unpinning.
-     */
-    private int directReadInto(Inode in, long offset, MappedRegion dst, int off, int len) {
-        MappedRegion.Pinned pins = dst.pinForWrite(off, len);
-        try {
-            ctx.hooks.fire(HookPoint.DIO_PAGES_PINNED, dst.inode(), dst.fileOffset(off));
-            byte[] tmp = new byte[len];
-            int n = dio.read(in, offset, ByteBuffer.wrap(tmp), ops.read);
-            int done = 0;
-            for (Folio f : pins.folios()) {
-                long from = Math.max(f.pos(), dst.fileOffset(off));
-                long to = Math.min(f.pos() + Folio.SIZE, dst.fileOffset(off) + n);
-                if (from < to) {
-                    System.arraycopy(tmp, (int) (from - dst.fileOffset(off)), f.data(), (int) (from - f.pos()), (int) (to - from));
-                    done += (int) (to - from);
-                }
-                f.lock();
-                try {
-                    if (!f.isRemoved()) {
-                        f.setRangeDirty(0, Folio.SIZE, dst.inode().blockSize);
-                        f.mapping.dirtyFolio(f);
-                    }
-                } finally {
-                    f.unlock();
-                }
-            }
-            ctx.trace.emit(Trace.Event.DIO, dst.inode().ino, dst.fileOffset(off), done, "read into a pinned mapping");
-            return n;
-        } finally {
-            pins.unpin();
-        }
-    }
-
     @Override
-    public void flush(long fh) { handle(fh); }
+    public void flush(long fh) { handles.get(fh); }
 
     @Override
     public void release(long fh) {
         Inode gone = null;
         ns.lock.writeLock().lock();
         try {
-            Handle h = handles.remove(fh);
-            if (h == null) {
-                throw new FsException(Errno.EBADF, "no open file with handle " + fh);
-            }
+            OpenFile h = handles.remove(fh);
             h.inode.openCount--;
             if (h.inode.openCount == 0 && h.inode.nlink() == 0) {
                 gone = h.inode;
@@ -416,30 +209,29 @@ public final class IomapFs implements Vfs, Controls {
             ns.lock.writeLock().unlock();
         }
         if (gone != null) {
-            evict(gone);
+            inodes.evict(gone);
         }
     }
 
     @Override
     public void fsync(long fh, boolean datasync) {
-        Handle h = handle(fh);
+        OpenFile h = handles.get(fh);
         Inode in = h.inode;
         writeback.writeAndWait(in, 0, Long.MAX_VALUE);
         in.mapping.maybeClean();
         ctx.commit(true);
-        int err = in.mapping.wbErr.checkAndAdvance(h.errSince);
+        int err = h.checkAndAdvanceWbErr();
         if (err != 0) {
             throw new FsException(Errno.EIO, "writeback of inode " + in.ino + " failed since the last fsync of this file");
         }
     }
 
     @Override
-    public void truncate(String path, long size) { files.truncate(regular(ns.resolve(path), path), size); }
+    public void truncate(String path, long size) { files.truncate(OpenFile.regular(ns.resolve(path), path), size); }
 
     @Override
     public void ftruncate(long fh, long size) {
-        Handle h = handle(fh);
-        files.truncate(regular(h.inode, "ftruncate"), size);
+        files.truncate(handles.get(fh).regular("ftruncate"), size);
     }
 
     @Override
@@ -503,16 +295,14 @@ public final class IomapFs implements Vfs, Controls {
 
     @Override
     public void fallocate(long fh, int mode, long offset, long length) {
-        Handle h = handle(fh);
-        if (!OpenFlags.canWrite(h.flags)) {
-            throw new FsException(Errno.EBADF, "file is not open for writing");
-        }
-        files.fallocate(regular(h.inode, "fallocate"), mode, offset, length);
+        OpenFile h = handles.get(fh);
+        h.checkWritable();
+        files.fallocate(h.regular("fallocate"), mode, offset, length);
     }
 
     @Override
     public long lseek(long fh, long offset, int whence) {
-        return files.seek(regular(handle(fh).inode, "lseek"), offset, whence);
+        return files.seek(handles.get(fh).regular("lseek"), offset, whence);
     }
 
     @Override
@@ -538,142 +328,5 @@ public final class IomapFs implements Vfs, Controls {
         ctx.commit(true);
         store.close();
         dev.close();
-    }
-
-    // --- Controls ----------------------------------------------------------------------------------
-
-    private static final List<String> KEYS;
-
-    static {
-        List<String> k = new java.util.ArrayList<>(List.of("mode"));
-        for (Bug b : Bug.values()) {
-            k.add("bugs/" + b.id);
-        }
-        for (Injector.Knob knob : Injector.Knob.values()) {
-            k.add("inject/" + knob.id);
-        }
-        k.addAll(List.of("metrics", "trace", "drop_caches", "sync", "cache_bytes", "lockdep"));
-        KEYS = List.copyOf(k);
-    }
-
-    @Override
-    public List<String> keys() { return KEYS; }
-
-    private static boolean parseMode(String key, String v) {
-        return switch (v) {
-            case "buggy" -> true;
-            case "fixed" -> false;
-            default -> throw new FsException(Errno.EINVAL, key + " takes buggy or fixed, not '" + v + "'");
-        };
-    }
-
-    private static Bug bug(String key) {
-        Bug b = Bug.byId(key.substring("bugs/".length()));
-        if (b == null) {
-            throw new FsException(Errno.ENOENT, "unknown bug switch " + key + "; known: " + KEYS.stream()
-                    .filter(x -> x.startsWith("bugs/")).map(x -> x.substring(5)).toList());
-        }
-        return b;
-    }
-
-    private static Injector.Knob knob(String key) {
-        Injector.Knob k = Injector.Knob.byId(key.substring("inject/".length()));
-        if (k == null) {
-            throw new FsException(Errno.ENOENT, "unknown injection knob " + key + "; known: " + KEYS.stream()
-                    .filter(x -> x.startsWith("inject/")).map(x -> x.substring(7)).toList());
-        }
-        return k;
-    }
-
-    @Override
-    public boolean writable(String key) { return !key.equals("metrics") && !key.equals("lockdep"); }
-
-    @Override
-    public String read(String key) {
-        if (key.startsWith("bugs/")) {
-            return (ctx.bugs.buggy(bug(key)) ? "buggy" : "fixed") + "\n";
-        }
-        if (key.startsWith("inject/")) {
-            return ctx.inject.read(knob(key)) + "\n";
-        }
-        return switch (key) {
-            case "mode" -> {
-                boolean anyBuggy = false;
-                boolean allBuggy = true;
-                for (Bug b : Bug.values()) {
-                    anyBuggy |= ctx.bugs.buggy(b);
-                    allBuggy &= ctx.bugs.buggy(b);
-                }
-                yield (allBuggy ? "buggy" : anyBuggy ? "mixed" : "fixed") + "\n";
-            }
-            case "metrics" -> metricsText();
-            case "trace" -> ctx.trace.dump();
-            case "drop_caches", "sync" -> "0\n";
-            case "cache_bytes" -> ctx.cache.budgetBytes() + "\n";
-            case "lockdep" -> lockdepText();
-            default -> throw new FsException(Errno.ENOENT, "unknown control " + key);
-        };
-    }
-
-    @Override
-    public void write(String key, String value) {
-        String v = value.trim();
-        if (key.startsWith("bugs/")) {
-            ctx.bugs.set(bug(key), parseMode(key, v));
-            return;
-        }
-        if (key.startsWith("inject/")) {
-            ctx.inject.write(knob(key), v);
-            return;
-        }
-        switch (key) {
-            case "mode" -> ctx.bugs.setAll(parseMode(key, v));
-            case "drop_caches" -> {
-                requireOne(key, v);
-                dropCaches();
-            }
-            case "sync" -> {
-                requireOne(key, v);
-                sync();
-            }
-            case "trace" -> {
-                if (!v.equals("clear")) {
-                    throw new FsException(Errno.EINVAL, "trace takes clear, not '" + v + "'");
-                }
-                ctx.trace.clear();
-            }
-            case "cache_bytes" -> ctx.inject.write(Injector.Knob.CACHE_BYTES, v);
-            case "metrics", "lockdep" -> throw new FsException(Errno.EACCES, key + " is read-only");
-            default -> throw new FsException(Errno.ENOENT, "unknown control " + key);
-        }
-    }
-
-    /** lockdep's reports, or one line saying it is off or has found nothing. */
-    private static String lockdepText() {
-        if (!LockOrder.LOCKDEP.isOn()) {
-            return "off (mount with --lockdep)\n";
-        }
-        List<String> r = LockOrder.LOCKDEP.reports();
-        return r.isEmpty() ? "on, no report\n" : String.join("\n", r);
-    }
-
-    private static void requireOne(String key, String v) {
-        if (!v.equals("1")) {
-            throw new FsException(Errno.EINVAL, key + " takes 1, not '" + v + "'");
-        }
-    }
-
-    /** Prometheus text exposition of every meter (the registry is a Prometheus one unless a test chose otherwise). */
-    private String metricsText() {
-        if (ctx.metrics.registry instanceof PrometheusMeterRegistry p) {
-            return p.scrape();
-        }
-        StringBuilder sb = new StringBuilder();
-        ctx.metrics.registry.getMeters().forEach(m -> m.measure().forEach(ms -> sb
-                .append(m.getId().getName().replace('.', '_')).append('_').append(ms.getStatistic().name().toLowerCase())
-                .append(m.getId().getTags().stream().map(t -> t.getKey() + "=\"" + t.getValue() + "\"")
-                        .collect(java.util.stream.Collectors.joining(",", "{", "}")))
-                .append(' ').append(ms.getValue()).append('\n')));
-        return sb.toString();
     }
 }

@@ -1,5 +1,6 @@
 package org.iomapfs.core;
 
+import org.iomapfs.core.config.EngineConfig;
 import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.FsException;
 import org.iomapfs.core.store.Mkfs;
@@ -33,10 +34,10 @@ class ControlValidationTest {
         Mkfs.format(img, 64L << 20, 4096, true);
         fs = IomapFs.open(img, EngineConfig.defaults().withWritebackIntervalMs(0));
         // a state that differs from the defaults, so a reset would show too
-        fs.write("bugs/stale-iomap", "buggy");
-        fs.write("inject/write_delay_ms", "7");
-        fs.write("inject/copyin_fail", "0.25");
-        fs.write("inject/target_range", "4096-8192");
+        fs.controls().write("bugs/stale-iomap", "buggy");
+        fs.controls().write("inject/write_delay_ms", "7");
+        fs.controls().write("inject/copyin_fail", "0.25");
+        fs.controls().write("inject/target_range", "4096-8192");
     }
 
     @AfterEach
@@ -47,9 +48,9 @@ class ControlValidationTest {
     /** Every readable control except the event-driven ones, by key. */
     private Map<String, String> snapshot() {
         Map<String, String> m = new LinkedHashMap<>();
-        for (String k : fs.keys()) {
+        for (String k : fs.controls().keys()) {
             if (!k.equals("metrics") && !k.equals("trace")) {
-                m.put(k, fs.read(k));
+                m.put(k, fs.controls().read(k));
             }
         }
         return m;
@@ -69,7 +70,7 @@ class ControlValidationTest {
     })
     void badValueIsEinvalAndChangesNothing(String key, String value) {
         Map<String, String> before = snapshot();
-        FsException e = assertThrows(FsException.class, () -> fs.write(key, value));
+        FsException e = assertThrows(FsException.class, () -> fs.controls().write(key, value));
         assertEquals(Errno.EINVAL, e.errno(), e.toString());
         String name = key.substring(key.lastIndexOf('/') + 1);
         assertTrue(e.getMessage().contains(name), "the message names the control: " + e.getMessage());
@@ -81,36 +82,36 @@ class ControlValidationTest {
         "inject/write_delay|5", "inject/|1", "modes|fixed", "inject/copyin_fail/x|0"})
     void unknownNameIsEnoentAndChangesNothing(String key, String value) {
         Map<String, String> before = snapshot();
-        FsException e = assertThrows(FsException.class, () -> fs.write(key, value));
+        FsException e = assertThrows(FsException.class, () -> fs.controls().write(key, value));
         assertEquals(Errno.ENOENT, e.errno(), e.toString());
         assertEquals(before, snapshot());
-        FsException r = assertThrows(FsException.class, () -> fs.read(key));
+        FsException r = assertThrows(FsException.class, () -> fs.controls().read(key));
         assertEquals(Errno.ENOENT, r.errno(), r.toString());
     }
 
     @Test
     void metricsIsReadOnly() {
         Map<String, String> before = snapshot();
-        FsException e = assertThrows(FsException.class, () -> fs.write("metrics", "0"));
+        FsException e = assertThrows(FsException.class, () -> fs.controls().write("metrics", "0"));
         assertEquals(Errno.EACCES, e.errno());
         assertEquals(before, snapshot());
     }
 
     @Test
     void goodValuesReadBackAndModeSetsEverySwitch() {
-        fs.write("inject/copyin_bytes", "random");
-        assertEquals("random\n", fs.read("inject/copyin_bytes"));
-        fs.write("inject/target_range", "all");
-        assertEquals("all\n", fs.read("inject/target_range"));
-        assertEquals("mixed\n", fs.read("mode"));
-        fs.write("mode", "buggy");
-        for (String k : fs.keys()) {
+        fs.controls().write("inject/copyin_bytes", "random");
+        assertEquals("random\n", fs.controls().read("inject/copyin_bytes"));
+        fs.controls().write("inject/target_range", "all");
+        assertEquals("all\n", fs.controls().read("inject/target_range"));
+        assertEquals("mixed\n", fs.controls().read("mode"));
+        fs.controls().write("mode", "buggy");
+        for (String k : fs.controls().keys()) {
             if (k.startsWith("bugs/")) {
-                assertEquals("buggy\n", fs.read(k), k);
+                assertEquals("buggy\n", fs.controls().read(k), k);
             }
         }
-        fs.write("bugs/punch-truncates-pagecache", " fixed\n");
-        assertEquals("fixed\n", fs.read("bugs/punch-truncates-pagecache"));
-        assertEquals("mixed\n", fs.read("mode"));
+        fs.controls().write("bugs/punch-truncates-pagecache", " fixed\n");
+        assertEquals("fixed\n", fs.controls().read("bugs/punch-truncates-pagecache"));
+        assertEquals("mixed\n", fs.controls().read("mode"));
     }
 }

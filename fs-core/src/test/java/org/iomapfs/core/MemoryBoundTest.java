@@ -1,5 +1,6 @@
 package org.iomapfs.core;
 
+import org.iomapfs.core.config.EngineConfig;
 import org.iomapfs.core.api.Falloc;
 import org.iomapfs.core.api.OpenFlags;
 import org.iomapfs.core.pagecache.Folio;

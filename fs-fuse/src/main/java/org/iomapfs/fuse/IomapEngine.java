@@ -1,6 +1,6 @@
 package org.iomapfs.fuse;
 
-import org.iomapfs.core.EngineConfig;
+import org.iomapfs.core.config.EngineConfig;
 import org.iomapfs.core.IomapFs;
 import org.iomapfs.core.store.Fsck;
 import org.iomapfs.core.store.Mkfs;
@@ -13,7 +13,7 @@ final class IomapEngine implements Engine {
     @Override
     public Opened open(Path image, long cacheBytes) {
         IomapFs fs = IomapFs.open(image, EngineConfig.defaults().withCacheBytes(cacheBytes));
-        return new Opened(fs, fs);
+        return new Opened(fs, fs.controls());
     }
 
     @Override

@@ -1,6 +1,6 @@
 package org.iomapfs.tests;
 
-import org.iomapfs.core.EngineConfig;
+import org.iomapfs.core.config.EngineConfig;
 import org.iomapfs.core.IomapFs;
 import org.iomapfs.core.api.OpenFlags;
 import org.iomapfs.core.bugs.Bug;
@@ -72,11 +72,11 @@ class BugSoakTest {
         long corrupted = 0;
         long checked = 0;
         try {
-            fs.write("bugs/" + Bug.PUNCH_TRUNCATES_PAGECACHE.id, buggy ? "buggy" : "fixed");
-            fs.write("inject/seed", Long.toString(SEED));
-            fs.write("inject/write_delay_ms", "2");
-            fs.write("inject/copyin_fail", "0.5");
-            fs.write("inject/copyin_bytes", "0");
+            fs.controls().write("bugs/" + Bug.PUNCH_TRUNCATES_PAGECACHE.id, buggy ? "buggy" : "fixed");
+            fs.controls().write("inject/seed", Long.toString(SEED));
+            fs.controls().write("inject/write_delay_ms", "2");
+            fs.controls().write("inject/copyin_fail", "0.5");
+            fs.controls().write("inject/copyin_bytes", "0");
             int pages = 16;
             Random rnd = new Random(SEED);
             for (int round = 0; round < rounds; round++) {
@@ -90,7 +90,7 @@ class BugSoakTest {
                 Collections.shuffle(order, rnd);
                 AtomicInteger reached = new AtomicInteger(-1);
                 AtomicReference<Throwable> err = new AtomicReference<>();
-                MappedRegion map = fs.map(fh, 0, pages * PAGE);
+                MappedRegion map = fs.mm().map(fh, 0, pages * PAGE);
                 int r = round;
                 Thread mapper = new Thread(() -> {
                     try {
@@ -114,8 +114,8 @@ class BugSoakTest {
                 mapper.join();
                 assertNull(err.get());
                 map.close();
-                fs.write("sync", "1");
-                fs.write("drop_caches", "1");
+                fs.controls().write("sync", "1");
+                fs.controls().write("drop_caches", "1");
                 ByteBuffer all = ByteBuffer.allocate(pages * PAGE);
                 fs.read(fh, 0, all);
                 for (int p = 0; p < pages; p++) {
@@ -147,10 +147,10 @@ class BugSoakTest {
         IomapFs fs = open("mkwrite-" + buggy, 50);
         long t0 = System.currentTimeMillis();
         try {
-            fs.write("bugs/" + Bug.MKWRITE_USES_WRITE_OPS.id, buggy ? "buggy" : "fixed");
-            fs.write("inject/seed", Long.toString(SEED));
-            fs.write("inject/copyin_fail", "0.2");
-            fs.write("inject/copyin_bytes", "0");
+            fs.controls().write("bugs/" + Bug.MKWRITE_USES_WRITE_OPS.id, buggy ? "buggy" : "fixed");
+            fs.controls().write("inject/seed", Long.toString(SEED));
+            fs.controls().write("inject/copyin_fail", "0.2");
+            fs.controls().write("inject/copyin_bytes", "0");
             long fh = fs.create("/w", 0644, OpenFlags.O_RDWR, 0, 0);
             fs.truncate("/w", (long) pages * PAGE);
             Random rnd = new Random(SEED);
@@ -162,8 +162,8 @@ class BugSoakTest {
                 fs.writePage(fh, (long) p * PAGE, ByteBuffer.wrap(page));
                 want[p] = page;
             }
-            fs.write("sync", "1");
-            fs.write("drop_caches", "1");
+            fs.controls().write("sync", "1");
+            fs.controls().write("drop_caches", "1");
             long corrupted = 0;
             for (int p = 0; p < pages; p++) {
                 ByteBuffer got = ByteBuffer.allocate(PAGE);
@@ -193,8 +193,8 @@ class BugSoakTest {
         long t0 = System.currentTimeMillis();
         long corrupted = 0;
         try {
-            fs.write("bugs/" + Bug.STALE_IOMAP.id, buggy ? "buggy" : "fixed");
-            fs.write("inject/reclaim_every_ms", "2");
+            fs.controls().write("bugs/" + Bug.STALE_IOMAP.id, buggy ? "buggy" : "fixed");
+            fs.controls().write("inject/reclaim_every_ms", "2");
             Random rnd = new Random(SEED);
             for (int round = 0; round < rounds; round++) {
                 String path = "/s" + round;
@@ -204,12 +204,12 @@ class BugSoakTest {
                 fs.write(fh, 10 * PAGE - 1, ByteBuffer.wrap(new byte[]{last}));
                 byte[] data = new byte[9 * PAGE + 1];
                 rnd.nextBytes(data);
-                fs.write("inject/target_ino", Long.toString(fs.inodeOf(fh).ino));
-                fs.write("inject/write_delay_ms", "40");
+                fs.controls().write("inject/target_ino", Long.toString(fs.inodeOf(fh).ino));
+                fs.controls().write("inject/write_delay_ms", "40");
                 fs.write(fh, 0, ByteBuffer.wrap(data));
-                fs.write("inject/write_delay_ms", "0");
-                fs.write("sync", "1");
-                fs.write("drop_caches", "1");
+                fs.controls().write("inject/write_delay_ms", "0");
+                fs.controls().write("sync", "1");
+                fs.controls().write("drop_caches", "1");
                 ByteBuffer got = ByteBuffer.allocate(10 * PAGE);
                 fs.read(fh, 0, got);
                 byte[] want = new byte[10 * PAGE];

@@ -1,6 +1,6 @@
 package org.iomapfs.tests;
 
-import org.iomapfs.core.EngineConfig;
+import org.iomapfs.core.config.EngineConfig;
 import org.iomapfs.core.IomapFs;
 import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.Falloc;
@@ -87,8 +87,8 @@ class EngineStressTest {
                 .withDirtyThresholdFolios(16).withTraceEvents(1 << 16);
         IomapFs fs = IomapFs.open(img, cfg);
         injectDelaysShortCopiesAndReclaim(fs, seed, "0-65536");
-        fs.write("inject/wb_submit_eio", "0.01");
-        fs.write("inject/wb_complete_eio", "0.01");
+        fs.controls().write("inject/wb_submit_eio", "0.01");
+        fs.controls().write("inject/wb_complete_eio", "0.01");
         FileState f = new FileState();
         f.fh = fs.create("/eio", 0644, OpenFlags.O_RDWR, 0, 0);
         f.dfh = fs.open("/eio", OpenFlags.O_RDWR | OpenFlags.O_DIRECT);
@@ -106,8 +106,8 @@ class EngineStressTest {
                 }
             }
         });
-        fs.write("inject/wb_submit_eio", "0");
-        fs.write("inject/wb_complete_eio", "0");
+        fs.controls().write("inject/wb_submit_eio", "0");
+        fs.controls().write("inject/wb_complete_eio", "0");
         fsyncRewriteVerify(fs, f, eioReports, mismatches);
         fs.dropCaches();
         verifyWhole(fs, f, "final after cache drop", mismatches);
@@ -125,12 +125,12 @@ class EngineStressTest {
 
     /** 1 ms delays after ->iomap_begin and in writeback, 30% short copy-ins, reclaim every 2 ms, over {@code range}. */
     private static void injectDelaysShortCopiesAndReclaim(IomapFs fs, long seed, String range) {
-        fs.write("inject/seed", Long.toString(seed));
-        fs.write("inject/target_range", range);
-        fs.write("inject/write_delay_ms", "1");
-        fs.write("inject/wb_delay_ms", "1");
-        fs.write("inject/copyin_fail", "0.3");
-        fs.write("inject/reclaim_every_ms", "2");
+        fs.controls().write("inject/seed", Long.toString(seed));
+        fs.controls().write("inject/target_range", range);
+        fs.controls().write("inject/write_delay_ms", "1");
+        fs.controls().write("inject/wb_delay_ms", "1");
+        fs.controls().write("inject/copyin_fail", "0.3");
+        fs.controls().write("inject/reclaim_every_ms", "2");
     }
 
     @FunctionalInterface
@@ -223,7 +223,7 @@ class EngineStressTest {
         IomapFs fs = IomapFs.open(img, cfg);
         if (inject) {
             injectDelaysShortCopiesAndReclaim(fs, seed, "0-32768");
-            System.out.println("EngineStressTest injections: " + fs.read("inject/copyin_fail").strip() + " short copy-ins, 1 ms delays, reclaim every 2 ms over 0-32768");
+            System.out.println("EngineStressTest injections: " + fs.controls().read("inject/copyin_fail").strip() + " short copy-ins, 1 ms delays, reclaim every 2 ms over 0-32768");
         }
         FileState[] files = new FileState[3];
         for (int i = 0; i < files.length; i++) {
@@ -255,7 +255,7 @@ class EngineStressTest {
         for (FileState f : files) {
             verifyWhole(fs, f, "final after cache drop", mismatches);
         }
-        assertEquals("fixed\n", fs.read("mode"));
+        assertEquals("fixed\n", fs.controls().read("mode"));
         var m = cfg.registry();
         System.out.printf("EngineStressTest: %d ops, %d fsync checks, %d mismatches, evictions=%.0f stale=%.0f remaps=%.0f%n",
                 done.get(), fsyncChecks.get(), mismatches.size(), m.counter("iomapfs.pagecache.evictions").count(),
@@ -392,7 +392,7 @@ class EngineStressTest {
         long ino = fs.fgetattr(f.fh).ino();
         long folio = offset / 4096 * 4096;
         StringBuilder sb = new StringBuilder("trace of ino " + ino + " around folio " + folio + ":\n");
-        for (String line : fs.read("trace").split("\n")) {
+        for (String line : fs.controls().read("trace").split("\n")) {
             java.util.regex.Matcher m = TRACE_LINE.matcher(line);
             if (m.find() && Long.parseLong(m.group(1)) == ino) {
                 long pos = Long.parseLong(m.group(2));
@@ -496,8 +496,8 @@ class EngineStressTest {
             long freeAtStart = fs.statfs().availBlocks();
             injectDelaysShortCopiesAndReclaim(fs, seed, "0-" + NS_MAX);
             if (eio) {
-                fs.write("inject/wb_submit_eio", "0.01");
-                fs.write("inject/wb_complete_eio", "0.01");
+                fs.controls().write("inject/wb_submit_eio", "0.01");
+                fs.controls().write("inject/wb_complete_eio", "0.01");
             }
             NsThread[] parts = new NsThread[threads];
             for (int t = 0; t < threads; t++) {
@@ -521,8 +521,8 @@ class EngineStressTest {
             if (!errors.isEmpty()) {
                 throw new AssertionError("stress thread failed (seed " + seed + ")", errors.get(0));
             }
-            fs.write("inject/wb_submit_eio", "0");
-            fs.write("inject/wb_complete_eio", "0");
+            fs.controls().write("inject/wb_submit_eio", "0");
+            fs.controls().write("inject/wb_complete_eio", "0");
             for (NsThread part : parts) {
                 for (String name : part.names.keySet()) {
                     fsyncVerify(fs, name, part.names.get(name), eio, n, mismatches);

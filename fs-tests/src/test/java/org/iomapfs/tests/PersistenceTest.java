@@ -1,6 +1,6 @@
 package org.iomapfs.tests;
 
-import org.iomapfs.core.EngineConfig;
+import org.iomapfs.core.config.EngineConfig;
 import org.iomapfs.core.IomapFs;
 import org.iomapfs.core.api.DirEntry;
 import org.iomapfs.core.api.FileAttr;

@@ -1,6 +1,6 @@
 package org.iomapfs.tests;
 
-import org.iomapfs.core.EngineConfig;
+import org.iomapfs.core.config.EngineConfig;
 import org.iomapfs.core.IomapFs;
 import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.FsException;
@@ -41,7 +41,7 @@ class SeedBugsTest {
         Path img = dir.resolve("img");
         Mkfs.format(img, 32L << 20, blockSize, false);
         fs = IomapFs.open(img, EngineConfig.defaults().withWritebackIntervalMs(0));
-        fs.write("bugs/" + bug.id, buggy ? "buggy" : "fixed");
+        fs.controls().write("bugs/" + bug.id, buggy ? "buggy" : "fixed");
         return fs;
     }
 
@@ -56,15 +56,15 @@ class SeedBugsTest {
 
     /** The next buffered copy-in (or fault store) into inode {@code ino} copies nothing; later ones are whole. */
     void failFirstCopyIn(long ino) {
-        fs.write("inject/target_ino", Long.toString(ino));
-        fs.write("inject/copyin_bytes", "0");
-        fs.write("inject/copyin_fail", "1");
-        fs.write("inject/nth", "1");
+        fs.controls().write("inject/target_ino", Long.toString(ino));
+        fs.controls().write("inject/copyin_bytes", "0");
+        fs.controls().write("inject/copyin_fail", "1");
+        fs.controls().write("inject/nth", "1");
     }
 
     byte[] readBack(long fh, long pos, int len) {
-        fs.write("sync", "1");
-        fs.write("drop_caches", "1");
+        fs.controls().write("sync", "1");
+        fs.controls().write("drop_caches", "1");
         ByteBuffer b = ByteBuffer.allocate(len);
         fs.read(fh, pos, b);
         return b.array();
@@ -114,7 +114,7 @@ class SeedBugsTest {
         failFirstCopyIn(fs.inodeOf(fh).ino);
         byte[] page = bytes(PAGE, 11);
         assertEquals(PAGE, fs.writePage(fh, 0, ByteBuffer.wrap(page)));
-        fs.write("inject/copyin_fail", "0");
+        fs.controls().write("inject/copyin_fail", "0");
         byte[] got = readBack(fh, 0, PAGE);
         if (buggy) {
             assertArrayEquals(new byte[PAGE], got, "the page written through the mapping is lost");
@@ -137,11 +137,11 @@ class SeedBugsTest {
         byte[] first = bytes(1024, 3);
         assertEquals(1024, fs.write(fh, 0, ByteBuffer.wrap(first)));
         fs.truncate("/f", PAGE);
-        fs.write("sync", "1");
+        fs.controls().write("sync", "1");
         failFirstCopyIn(fs.inodeOf(fh).ino);
         byte[] page = bytes(PAGE, 17);
         assertEquals(PAGE, fs.writePage(fh, 0, ByteBuffer.wrap(page)));
-        fs.write("inject/copyin_fail", "0");
+        fs.controls().write("inject/copyin_fail", "0");
         assertArrayEquals(page, readBack(fh, 0, PAGE));
         assertEquals(0, fired(Bug.MKWRITE_USES_WRITE_OPS));
     }
@@ -159,7 +159,7 @@ class SeedBugsTest {
         long fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
         fs.truncate("/f", 2 * PAGE);
         Inode in = fs.inodeOf(fh);
-        MappedRegion map = fs.map(fh, 0, 2 * PAGE);
+        MappedRegion map = fs.mm().map(fh, 0, 2 * PAGE);
         byte[] mmapMarker = bytes(8, 3);
         byte[] writeMarker = bytes(8, 5);
         failFirstCopyIn(in.ino);
@@ -192,16 +192,16 @@ class SeedBugsTest {
         open(4096, Bug.MKWRITE_NOT_UPTODATE, buggy);
         long fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
         fs.truncate("/f", PAGE);
-        MappedRegion map = fs.map(fh, 0, PAGE);
+        MappedRegion map = fs.mm().map(fh, 0, PAGE);
         byte[] first = bytes(100, 1);
         byte[] second = bytes(100, 2);
         map.store(0, first, 0, 100);
-        fs.write("inject/target_ino", Long.toString(fs.inodeOf(fh).ino));
-        fs.write("inject/nth", "1");
-        fs.write("inject/wb_submit_eio", "1");
+        fs.controls().write("inject/target_ino", Long.toString(fs.inodeOf(fh).ino));
+        fs.controls().write("inject/nth", "1");
+        fs.controls().write("inject/wb_submit_eio", "1");
         FsException e = assertThrows(FsException.class, () -> fs.fsync(fh, false));
         assertEquals(Errno.EIO, e.errno());
-        fs.write("inject/wb_submit_eio", "0");
+        fs.controls().write("inject/wb_submit_eio", "0");
         map.store(1000, second, 0, 100);
         ByteBuffer now = ByteBuffer.allocate(PAGE);
         fs.read(fh, 0, now);
@@ -236,17 +236,17 @@ class SeedBugsTest {
         fs.write(dst, 0, ByteBuffer.wrap(a));
         fs.write(src, 0, ByteBuffer.wrap(b));
         fs.fsync(dst, false);
-        MappedRegion map = fs.map(dst, 0, PAGE);
+        MappedRegion map = fs.mm().map(dst, 0, PAGE);
         Inode dstInode = fs.inodeOf(dst);
         AtomicBoolean once = new AtomicBoolean(true);
         fs.context().hooks.add(HookPoint.DIO_PAGES_PINNED, (p, inode, pos) -> {
             if (inode == dstInode && once.getAndSet(false)) {
-                fs.write("sync", "1");
-                fs.write("drop_caches", "1");
+                fs.controls().write("sync", "1");
+                fs.controls().write("drop_caches", "1");
             }
         });
-        assertEquals(PAGE, fs.read(src, 0, map, 0, PAGE));
-        fs.write("sync", "1");
+        assertEquals(PAGE, fs.mm().read(src, 0, map, 0, PAGE));
+        fs.controls().write("sync", "1");
         assertArrayEquals(b, readBack(dst, 0, PAGE));
         if (buggy) {
             assertTrue(fired(Bug.GUP_DIRTY_WITHOUT_STATE) > 0, "writeback met the redirtied folio without state");
@@ -269,18 +269,18 @@ class SeedBugsTest {
         long fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
         byte[] data = bytes(2 * PAGE, 13);
         fs.write(fh, 0, ByteBuffer.wrap(data));
-        fs.write("sync", "1");
-        fs.write("drop_caches", "1");
-        MappedRegion map = fs.map(fh, 0, 2 * PAGE);
+        fs.controls().write("sync", "1");
+        fs.controls().write("drop_caches", "1");
+        MappedRegion map = fs.mm().map(fh, 0, 2 * PAGE);
         byte[] want = data.clone();
         System.arraycopy(data, 0, want, 100, 200);
         if (buggy) {
-            FsException e = assertThrows(FsException.class, () -> fs.write(fh, 100, map, 0, 200));
+            FsException e = assertThrows(FsException.class, () -> fs.mm().write(fh, 100, map, 0, 200));
             assertEquals(Errno.EDEADLK, e.errno());
             assertTrue(fired(Bug.FAULT_IN_DEADLOCK) > 0);
             assertArrayEquals(data, readBack(fh, 0, 2 * PAGE), "nothing was written");
         } else {
-            assertEquals(200, fs.write(fh, 100, map, 0, 200));
+            assertEquals(200, fs.mm().write(fh, 100, map, 0, 200));
             assertArrayEquals(want, readBack(fh, 0, 2 * PAGE));
             assertEquals(0, fired(Bug.FAULT_IN_DEADLOCK));
         }

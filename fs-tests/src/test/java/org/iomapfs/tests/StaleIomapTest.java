@@ -1,6 +1,6 @@
 package org.iomapfs.tests;
 
-import org.iomapfs.core.EngineConfig;
+import org.iomapfs.core.config.EngineConfig;
 import org.iomapfs.core.IomapFs;
 import org.iomapfs.core.api.OpenFlags;
 import org.iomapfs.core.bugs.Bug;
@@ -46,7 +46,7 @@ class StaleIomapTest {
             long fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
             fs.fallocate(fh, 0, 0, 10 * PAGE);
             fs.write(fh, 10 * PAGE - 1, ByteBuffer.wrap(new byte[]{0x5a}));
-            fs.write("bugs/stale-iomap", buggy ? "buggy" : "fixed");
+            fs.controls().write("bugs/stale-iomap", buggy ? "buggy" : "fixed");
             Inode in = fs.inodeOf(fh);
 
             CountDownLatch atBegin = new CountDownLatch(1);

@@ -2,9 +2,10 @@ package org.iomapfs.core.buffered;
 
 import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.FsException;
+import org.iomapfs.core.block.Blocks;
 import org.iomapfs.core.bugs.Bug;
 import org.iomapfs.core.hooks.HookPoint;
-import org.iomapfs.core.inode.FsContext;
+import org.iomapfs.core.mount.FsContext;
 import org.iomapfs.core.inode.Inode;
 import org.iomapfs.core.iomap.Iomap;
 import org.iomapfs.core.iomap.IomapIter;
@@ -41,16 +42,10 @@ public final class BufferedIo {
     // read
 
     /**
-     * filemap_read: copies up to {@code dst.remaining()} bytes at {@code pos} out of the page cache,
-     * reading folios in (with readahead) as needed. Caller holds i_rwsem shared. Returns the bytes read.
+     * filemap_read: copies up to {@code dst.count()} bytes at {@code pos} out of the page cache, reading folios
+     * in (with readahead) as needed, into a caller's buffer, which may be a mapping (its pages fault in as they
+     * are stored to). Caller holds i_rwsem shared. Returns the bytes read.
      */
-    public int read(Inode inode, long pos, ByteBuffer dst, IomapOps readOps) {
-        int n = read(inode, pos, IovIter.of(dst), readOps);
-        dst.position(dst.position() + n);
-        return n;
-    }
-
-    /** filemap_read into a caller's buffer, which may be a mapping (its pages fault in as they are stored to). */
     public int read(Inode inode, long pos, IovIter dst, IomapOps readOps) {
         int total = 0;
         int count = dst.count();
@@ -161,13 +156,6 @@ public final class BufferedIo {
 
     // ---------------------------------------------------------------------------------------------
     // write
-
-    /** A buffered write(2) from a heap buffer; advances its position by the bytes written. */
-    public long write(Inode inode, long pos, ByteBuffer src, IomapOps ops) {
-        long n = write(inode, pos, IovIter.of(src), ops);
-        src.position(src.position() + (int) n);
-        return n;
-    }
 
     /**
      * A buffered write(2) body (xfs_file_buffered_write without the locking): iomap_file_buffered_write with
@@ -314,7 +302,7 @@ public final class BufferedIo {
         Inode inode = iter.inode;
         int bs = inode.blockSize;
         long blockStart = Math.floorDiv(pos, bs) * bs;
-        long blockEnd = ceil(pos + len, bs);
+        long blockEnd = Blocks.roundUp(pos + len, bs);
         int from = (int) (pos - folio.pos());
         int to = from + len;
         if (pos <= folio.pos() && pos + len >= folio.pos() + Folio.SIZE) {
@@ -689,6 +677,4 @@ public final class BufferedIo {
         }
         return punchStart;
     }
-
-    private static long ceil(long v, long a) { return (v + a - 1) / a * a; }
 }

@@ -4,7 +4,7 @@ import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.FsException;
 import org.iomapfs.core.extent.ExtentMap;
 import org.iomapfs.core.hooks.HookPoint;
-import org.iomapfs.core.inode.FsContext;
+import org.iomapfs.core.mount.FsContext;
 import org.iomapfs.core.inode.Inode;
 import org.iomapfs.core.iomap.IomapIter;
 import org.iomapfs.core.iomap.IomapOps;

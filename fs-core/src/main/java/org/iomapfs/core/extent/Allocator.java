@@ -44,8 +44,6 @@ public final class Allocator {
 
     public synchronized long busyBlocks() { return busyBlocks; }
 
-    public synchronized long reservedBlocks() { return reserved; }
-
     public long dataBlocks() { return dataBlocks; }
 
     /** Blocks a new reservation or allocation may still take, counting busy blocks as soon free. */

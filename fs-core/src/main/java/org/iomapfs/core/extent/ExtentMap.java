@@ -47,8 +47,6 @@ public final class ExtentMap {
 
     public long seq() { return seq; }
 
-    public Allocator allocator() { return alloc; }
-
     private void checkRead() {
         if (ilock.getReadHoldCount() == 0 && !ilock.isWriteLockedByCurrentThread()) {
             throw new IllegalStateException("extent map of inode " + ino + " read without its ILOCK");
@@ -68,13 +66,6 @@ public final class ExtentMap {
         checkRead();
         Map.Entry<Long, Extent> e = map.floorEntry(block);
         return e != null && e.getValue().contains(block) ? e.getValue() : null;
-    }
-
-    /** The first extent starting after {@code block}, or null. */
-    public Extent nextAfter(long block) {
-        checkRead();
-        Map.Entry<Long, Extent> e = map.higherEntry(block);
-        return e == null ? null : e.getValue();
     }
 
     /** Start of the next extent at or after {@code block}, or Long.MAX_VALUE: where a hole at block ends. */

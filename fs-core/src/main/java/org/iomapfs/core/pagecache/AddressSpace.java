@@ -1,7 +1,5 @@
 package org.iomapfs.core.pagecache;
 
-import org.iomapfs.core.api.Errno;
-import org.iomapfs.core.api.FsException;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -152,8 +150,6 @@ public final class AddressSpace {
         return new ArrayList<>(dirtyTag.subSet(from, true, to, true));
     }
 
-    public boolean hasDirty() { return !dirtyTag.isEmpty(); }
-
     /** Drops this space from the flusher's list if nothing is dirty (re-checked to close the race with dirtying). */
     public void maybeClean() {
         if (dirtyTag.isEmpty()) {
@@ -287,12 +283,5 @@ public final class AddressSpace {
             }
         }
         return seekData ? -1 : end;
-    }
-
-    /** A short check used where a folio must exist and be locked by the caller. */
-    public static void assertLocked(Folio f) {
-        if (!f.isLocked()) {
-            throw new FsException(Errno.EIO, "internal: folio not locked: " + f);
-        }
     }
 }

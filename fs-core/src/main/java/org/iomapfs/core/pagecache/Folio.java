@@ -113,8 +113,6 @@ public final class Folio {
 
     public synchronized boolean isMapped() { return mapcount > 0; }
 
-    public int pinCount() { return pins.get(); }
-
     /** folio_maybe_dma_pinned(). */
     public boolean maybeDmaPinned() { return pins.get() > 0; }
 

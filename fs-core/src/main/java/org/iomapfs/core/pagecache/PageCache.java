@@ -8,7 +8,6 @@ import org.iomapfs.core.metrics.EngineMetrics;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
-import java.util.function.Predicate;
 
 /**
  * What is global about the page cache: the memory budget, the reclaim queue, dirty accounting and the set
@@ -34,7 +33,6 @@ public final class PageCache {
     final Set<AddressSpace> dirtySpaces = ConcurrentHashMap.newKeySet();
     private volatile Runnable wakeFlusher = () -> { };
     private volatile long dirtyThreshold = Long.MAX_VALUE;
-    private volatile Predicate<Folio> evictionVeto = f -> false;
 
     private volatile BugSwitches bugs;
     private volatile Consumer<Folio> onEvict = f -> { };
@@ -76,9 +74,6 @@ public final class PageCache {
 
     /** The flusher to wake when reclaim finds only dirty folios or the dirty threshold is crossed. */
     public void setFlusher(Runnable wake) { this.wakeFlusher = wake; }
-
-    /** An extra reason to keep a folio (fault injection targets); reclaim keeps it when this returns true. */
-    public void setEvictionVeto(Predicate<Folio> veto) { this.evictionVeto = veto; }
 
     public Set<AddressSpace> dirtySpaces() { return dirtySpaces; }
 
@@ -286,7 +281,7 @@ public final class PageCache {
             if (f.isDirty()) {
                 return Outcome.DIRTY;
             }
-            if (f.isWriteback() || f.isMapped() || evictionVeto.test(f)) {
+            if (f.isWriteback() || f.isMapped()) {
                 return Outcome.KEPT;
             }
             if (f.maybeDmaPinned()) {

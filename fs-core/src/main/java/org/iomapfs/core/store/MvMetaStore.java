@@ -279,11 +279,6 @@ public final class MvMetaStore implements MetaStore {
         ext(ino).put(e.fileBlock(), new long[]{e.blockCount(), e.diskBlock(), e.unwritten() ? STATE_UNWRITTEN : STATE_WRITTEN});
     }
 
-    /** Writes a raw extent state code (fsck tests). */
-    void putRawExtent(long ino, long fileBlock, long count, long disk, long state) {
-        ext(ino).put(fileBlock, new long[]{count, disk, state});
-    }
-
     @Override
     public void removeExtent(long ino, long fileBlock) { ext(ino).remove(fileBlock); }
 

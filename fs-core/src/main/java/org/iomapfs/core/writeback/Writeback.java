@@ -8,7 +8,7 @@ import org.iomapfs.core.extent.ExtentType;
 import org.iomapfs.core.bugs.Bug;
 import org.iomapfs.core.hooks.HookPoint;
 import org.iomapfs.core.trace.Trace;
-import org.iomapfs.core.inode.FsContext;
+import org.iomapfs.core.mount.FsContext;
 import org.iomapfs.core.inode.Inode;
 import org.iomapfs.core.lockdep.LockOrder;
 import org.iomapfs.core.pagecache.AddressSpace;

@@ -9,7 +9,7 @@ import org.iomapfs.core.buffered.BufferedIo;
 import org.iomapfs.core.extent.Extent;
 import org.iomapfs.core.extent.ExtentMap;
 import org.iomapfs.core.extent.ExtentType;
-import org.iomapfs.core.inode.FsContext;
+import org.iomapfs.core.mount.FsContext;
 import org.iomapfs.core.inode.Inode;
 import org.iomapfs.core.iomap.IomapOps;
 import org.iomapfs.core.pagecache.Folio;

@@ -1,11 +1,12 @@
 package org.iomapfs.core.xfs;
 
 import org.iomapfs.core.bugs.Bug;
-import org.iomapfs.core.buffered.DelallocRelease;
+import org.iomapfs.core.block.Blocks;
+import org.iomapfs.core.buffered.BufferedIo;
 import org.iomapfs.core.extent.Extent;
 import org.iomapfs.core.extent.ExtentMap;
 import org.iomapfs.core.extent.ExtentType;
-import org.iomapfs.core.inode.FsContext;
+import org.iomapfs.core.mount.FsContext;
 import org.iomapfs.core.inode.Inode;
 import org.iomapfs.core.iomap.Iomap;
 import org.iomapfs.core.iomap.IomapOps;
@@ -20,7 +21,7 @@ import org.iomapfs.core.trace.Trace;
  */
 public final class XfsIomapOps {
     private final FsContext ctx;
-    private final DelallocRelease release;
+    private final BufferedIo bio;
 
     /** xfs_buffered_write_iomap_ops: reserves delalloc over holes; ->iomap_end punches what a failed write reserved. */
     public final IomapOps bufferedWrite;
@@ -34,9 +35,10 @@ public final class XfsIomapOps {
     /** xfs_direct_write_iomap_ops: allocates unwritten extents for holes and delalloc. */
     public final IomapOps directWrite;
 
-    public XfsIomapOps(FsContext ctx, DelallocRelease release) {
+    /** @param bio the iomap core whose delalloc release ->iomap_end calls with this fs's punch */
+    public XfsIomapOps(FsContext ctx, BufferedIo bio) {
         this.ctx = ctx;
-        this.release = release;
+        this.bio = bio;
         this.bufferedWrite = new IomapOps() {
             @Override
             public Iomap begin(Inode inode, long pos, long length, int flags) {
@@ -126,8 +128,8 @@ public final class XfsIomapOps {
             return;
         }
         int bs = inode.blockSize;
-        long startByte = written == 0 ? Math.floorDiv(pos, bs) * bs : ceil(pos + written, bs);
-        long endByte = ceil(pos + length, bs);
+        long startByte = written == 0 ? Math.floorDiv(pos, bs) * bs : Blocks.roundUp(pos + written, bs);
+        long endByte = Blocks.roundUp(pos + length, bs);
         if (startByte >= endByte) {
             return;
         }
@@ -141,7 +143,7 @@ public final class XfsIomapOps {
         if (ctx.bugs.buggy(Bug.PUNCH_TRUNCATES_PAGECACHE) || fault) {
             truncateThenPunch(inode, startByte, endByte, fault);
         } else {
-            release.release(inode, startByte, endByte);
+            bio.writeDelallocRelease(inode, startByte, endByte, this::punchDelalloc);
         }
     }
 
@@ -167,8 +169,6 @@ public final class XfsIomapOps {
             ctx.bugs.fired(Bug.PUNCH_TRUNCATES_PAGECACHE);
         }
     }
-
-    private static long ceil(long v, long a) { return (v + a - 1) / a * a; }
 
     /** xfs_read_iomap_begin: reports what is there, delalloc included; never allocates. */
     Iomap readBegin(Inode inode, long pos, long length, int flags) {

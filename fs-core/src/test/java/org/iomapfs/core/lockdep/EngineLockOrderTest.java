@@ -1,6 +1,6 @@
 package org.iomapfs.core.lockdep;
 
-import org.iomapfs.core.EngineConfig;
+import org.iomapfs.core.config.EngineConfig;
 import org.iomapfs.core.IomapFs;
 import org.iomapfs.core.api.Falloc;
 import org.iomapfs.core.api.OpenFlags;

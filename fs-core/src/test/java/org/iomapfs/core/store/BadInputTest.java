@@ -1,6 +1,6 @@
 package org.iomapfs.core.store;
 
-import org.iomapfs.core.EngineConfig;
+import org.iomapfs.core.config.EngineConfig;
 import org.iomapfs.core.IomapFs;
 import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.FsException;

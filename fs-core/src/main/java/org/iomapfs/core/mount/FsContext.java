@@ -1,7 +1,8 @@
-package org.iomapfs.core.inode;
+package org.iomapfs.core.mount;
 
-import org.iomapfs.core.EngineConfig;
+import org.iomapfs.core.config.EngineConfig;
 import org.iomapfs.core.block.BlockDev;
+import org.iomapfs.core.inode.Inode;
 import org.iomapfs.core.bugs.BugSwitches;
 import org.iomapfs.core.extent.Allocator;
 import org.iomapfs.core.hooks.Hooks;

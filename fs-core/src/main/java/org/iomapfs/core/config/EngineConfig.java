@@ -1,4 +1,4 @@
-package org.iomapfs.core;
+package org.iomapfs.core.config;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -31,10 +31,6 @@ public record EngineConfig(long cacheBytes, long writebackIntervalMs, long dirty
 
     public EngineConfig withDirtyThresholdFolios(long n) {
         return new EngineConfig(cacheBytes, writebackIntervalMs, n, readaheadFolios, commitIntervalMs, registry, traceEvents);
-    }
-
-    public EngineConfig withRegistry(MeterRegistry r) {
-        return new EngineConfig(cacheBytes, writebackIntervalMs, dirtyThresholdFolios, readaheadFolios, commitIntervalMs, r, traceEvents);
     }
 
     public EngineConfig withTraceEvents(int n) {
