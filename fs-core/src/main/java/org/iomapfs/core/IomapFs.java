@@ -33,6 +33,7 @@ import org.iomapfs.core.store.InodeRecord;
 import org.iomapfs.core.store.MvMetaStore;
 import org.iomapfs.core.store.Superblock;
 import org.iomapfs.core.writeback.Writeback;
+import org.iomapfs.core.xfs.XfsAops;
 import org.iomapfs.core.xfs.XfsFileOps;
 import org.iomapfs.core.xfs.XfsIomapOps;
 
@@ -85,7 +86,7 @@ public final class IomapFs implements Vfs, Controls {
         metrics.bindFootprint(cache::cachedFolios, cache::budgetBytes, cache::lruLength, store::fileBytes, Folio.SIZE);
         Allocator alloc = new Allocator(store, sb.blockCount() - Superblock.FIRST_DATA_BLOCK);
         this.ctx = new FsContext(store, dev, alloc, cache, metrics, config, inodes::get, inodes::values);
-        this.writeback = new Writeback(ctx);
+        this.writeback = new Writeback(ctx, new XfsAops(ctx));
         this.bio = new BufferedIo(ctx);
         XfsIomapOps[] holder = new XfsIomapOps[1];
         this.ops = new XfsIomapOps(ctx, (inode, s, e) -> bio.writeDelallocRelease(inode, s, e,
