@@ -21,6 +21,7 @@ import org.iomapfs.core.store.InodeRecord;
 import org.iomapfs.core.store.MvMetaStore;
 import org.iomapfs.core.store.Superblock;
 import org.iomapfs.core.writeback.Writeback;
+import org.iomapfs.core.xfs.XfsAops;
 import org.iomapfs.core.xfs.XfsFileOps;
 import org.iomapfs.core.xfs.XfsIomapOps;
 
@@ -72,7 +73,7 @@ final class EngineBuilder {
         Allocator alloc = new Allocator(store, sb.blockCount() - Superblock.FIRST_DATA_BLOCK);
         InodeCache inodes = new InodeCache(store, cache, alloc);
         FsContext ctx = new FsContext(store, dev, alloc, cache, metrics, config, inodes::get, inodes::all);
-        Writeback writeback = new Writeback(ctx);
+        Writeback writeback = new Writeback(ctx, new XfsAops(ctx));
         BufferedIo bio = new BufferedIo(ctx);
         XfsIomapOps ops = new XfsIomapOps(ctx, bio);
         XfsFileOps fops = new XfsFileOps(ctx, bio, ops, writeback);

@@ -24,6 +24,7 @@ import org.iomapfs.core.store.ImageDevice;
 import org.iomapfs.core.store.MvMetaStore;
 import org.iomapfs.core.store.Superblock;
 import org.iomapfs.core.writeback.Writeback;
+import org.iomapfs.core.xfs.XfsAops;
 import org.iomapfs.core.xfs.XfsFileOps;
 import org.iomapfs.core.xfs.XfsIomapOps;
 

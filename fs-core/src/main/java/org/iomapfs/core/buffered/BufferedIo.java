@@ -17,7 +17,6 @@ import org.iomapfs.core.pagecache.PageFaultDeadlock;
 import org.iomapfs.core.trace.Trace;
 import org.iomapfs.core.uio.IovIter;
 
-import java.nio.ByteBuffer;
 import java.util.Arrays;
 
 /**
@@ -481,56 +480,6 @@ public final class BufferedIo {
 
     // ---------------------------------------------------------------------------------------------
     // page faults
-
-    /**
-     * A FUSE writepage: the kernel wrote back a page that a process dirtied through a shared mapping, and the
-     * daemon replays it as a write fault followed by the CPU's store. Inside page_mkwrite the daemon copies the
-     * payload of each mapping; an injected short copy-in (copyin_fail) there is what ->iomap_end is told was
-     * written, as XFS_ERRTAG_DROP_WRITES once made it see a failed write, while the iteration still covers the
-     * whole folio as iomap_page_mkwrite's always does (see 118e021b4b66: it never fails on the current mapping).
-     * The whole payload is then stored into the still-locked folio. Bytes past EOF are not stored (the kernel
-     * does not write them back). Caller holds invalidate_lock shared. Returns the bytes consumed.
-     */
-    public int pageMkwriteStore(Inode inode, long pos, ByteBuffer src, IomapOps ops, IomapOps readOps) {
-        int total = 0;
-        while (src.hasRemaining()) {
-            long idx = pos / Folio.SIZE;
-            int off = (int) (pos - idx * Folio.SIZE);
-            int want = Math.min(Folio.SIZE - off, src.remaining());
-            int n = (int) Math.max(0, Math.min(want, inode.size() - pos));
-            byte[] payload = new byte[n];
-            src.get(src.position(), payload, 0, n);
-            long at = pos;
-            Folio folio = pageMkwrite(inode, idx, ops, readOps, (it, f) -> {
-                // the part of the payload inside this iteration's mapping
-                long from = Math.max(it.pos, at);
-                long to = Math.min(it.pos + it.length(), at + n);
-                if (from >= to) {
-                    return it.length();
-                }
-                int len = (int) (to - from);
-                int got = Math.max(0, Math.min(len, ctx.hooks.copyInAllowed(inode, from, len)));
-                System.arraycopy(payload, (int) (from - at), f.data(), (int) (from - f.pos()), got);
-                return got < len ? from + got - it.pos : it.length();
-            });
-            if (folio == null) {
-                break;
-            }
-            try {
-                ctx.hooks.fire(HookPoint.MKWRITE_DIRTIED, inode, pos);
-                System.arraycopy(payload, 0, folio.data(), off, n);
-                src.position(src.position() + want);
-                total += want;
-                pos += want;
-            } finally {
-                folio.unlock();
-            }
-        }
-        if (total > 0) {
-            inode.touchMtime();
-        }
-        return total;
-    }
 
     /**
      * What a fault does inside its mkwrite iteration besides dirtying: returns the bytes of the mapping it wrote;

@@ -3,13 +3,15 @@ package org.iomapfs.core.writeback;
 import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.FsException;
 import org.iomapfs.core.extent.Extent;
-import org.iomapfs.core.extent.ExtentMap;
 import org.iomapfs.core.extent.ExtentType;
 import org.iomapfs.core.bugs.Bug;
 import org.iomapfs.core.hooks.HookPoint;
 import org.iomapfs.core.trace.Trace;
 import org.iomapfs.core.mount.FsContext;
 import org.iomapfs.core.inode.Inode;
+import org.iomapfs.core.iomap.Ioend;
+import org.iomapfs.core.iomap.IomapWritebackOps;
+import org.iomapfs.core.iomap.IomapWritepageCtx;
 import org.iomapfs.core.lockdep.LockOrder;
 import org.iomapfs.core.pagecache.AddressSpace;
 import org.iomapfs.core.pagecache.Folio;
@@ -20,18 +22,19 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Writeback of dirty folios (iomap_writepages / xfs_vm_writepages) and I/O completion (xfs_end_io).
+ * Writeback of dirty folios (iomap_writepages) and I/O completion (iomap_finish_ioend), with the filesystem's
+ * side behind an {@link IomapWritebackOps} table (xfs_writeback_ops: {@code xfs/XfsAops}).
  *
- * <p>Submission locks each dirty folio, revalidates the cached mapping against the data fork sequence
- * (xfs_imap_valid), converts delalloc to unwritten (xfs_bmapi_convert_delalloc), copies the dirty blocks into
- * ioends, sets writeback and unlocks. The ioend is written to the image; an ioend over unwritten blocks then
- * goes to the completion worker, which converts the blocks to written (bumping the sequence) <em>before</em>
- * ending writeback on the folios, so once a folio is clean and reclaimable its extent has already changed.
+ * <p>Submission locks each dirty folio, has ->map_blocks map each dirty block (XFS revalidates its cached
+ * mapping against the data fork sequence and converts delalloc to unwritten), copies the dirty blocks into
+ * ioends, sets writeback and unlocks. The ioend is written to the image; one the submit hook defers (XFS: over
+ * unwritten blocks) then goes to the completion worker, whose end_io converts the blocks to written (bumping the
+ * sequence) <em>before</em> writeback ends on the folios, so once a folio is clean and reclaimable its extent
+ * has already changed.
  */
 public final class Writeback implements AutoCloseable {
-    static final int MAX_IOEND_BYTES = 1 << 20;
-
     private final FsContext ctx;
+    private final IomapWritebackOps ops;
     private final LinkedBlockingQueue<Ioend> completions = new LinkedBlockingQueue<>();
     private final Thread flusher;
     private final Thread completer;
@@ -40,8 +43,9 @@ public final class Writeback implements AutoCloseable {
     private volatile boolean stopping;
     private volatile long lastCommit = System.nanoTime();
 
-    public Writeback(FsContext ctx) {
+    public Writeback(FsContext ctx, IomapWritebackOps ops) {
         this.ctx = ctx;
+        this.ops = ops;
         this.flusher = new Thread(this::flushLoop, "iomapfs-flusher");
         this.completer = new Thread(this::completionLoop, "iomapfs-ioend");
         flusher.setDaemon(true);
@@ -126,12 +130,8 @@ public final class Writeback implements AutoCloseable {
     // ---------------------------------------------------------------------------------------------
     // submission
 
-    /** Writeback context (struct iomap_writepage_ctx + xfs_writepage_ctx): the cached mapping and its sequence. */
-    private static final class Wpc {
-        Extent map;
-        long holeStart = -1;
-        long holeEnd = -1;
-        long dataSeq = -1;
+    /** struct iomap_writepage_ctx: the mapping ->map_blocks cached, and the ioends built but not yet submitted. */
+    private static final class Wpc extends IomapWritepageCtx {
         final List<Ioend> ioends = new ArrayList<>();
         long pendingBytes;
     }
@@ -185,7 +185,7 @@ public final class Writeback implements AutoCloseable {
             mapping.clearDirtyForIo(folio);
             writepageMap(wpc, inode, folio);
             ctx.metrics.writebackLatency.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
-            if (wpc.pendingBytes >= MAX_IOEND_BYTES) {
+            if (wpc.pendingBytes >= Ioend.MAX_IOEND_BYTES) {
                 submitAll(wpc);
             }
         }
@@ -237,7 +237,7 @@ public final class Writeback implements AutoCloseable {
                 if (ctx.hooks.wbSubmitFails(inode, pos)) {
                     throw new FsException(Errno.EIO, "injected writeback submission error at " + pos);
                 }
-                mapBlocks(wpc, inode, pos);
+                ops.mapBlocks(wpc, inode, pos);
             } catch (FsException e) {
                 error = e;
                 break;
@@ -254,13 +254,13 @@ public final class Writeback implements AutoCloseable {
         }
         if (error != null) {
             ctx.trace.emit(Trace.Event.WB_ERROR, inode.ino, pos, bs, error.getMessage());
-            discardFolio(inode, folio, pos);
+            ops.discardFolio(inode, folio, pos);
             // e9c3a8e820ed "iomap: don't invalidate folios after writeback errors": the folio stays uptodate
             // and keeps its state; the error goes to the mapping (fsync returns EIO). Bug mkwrite-not-uptodate:
-            // before it, ->discard_page invalidated the folio's state and the error path cleared uptodate,
-            // leaving it mapped, so the next store's page_mkwrite met a folio that was not uptodate.
+            // before it, ->discard_folio invalidated the folio's state (XfsAops.discardFolio) and the error path
+            // cleared uptodate, leaving it mapped, so the next store's page_mkwrite met a folio that was not
+            // uptodate.
             if (ctx.bugs.buggy(Bug.MKWRITE_NOT_UPTODATE)) {
-                folio.detachState();
                 folio.clearUptodate();
             }
             if (count == 0) {
@@ -281,70 +281,6 @@ public final class Writeback implements AutoCloseable {
             inode.mapping.wbErr.set(Errno.EIO.code);
             ctx.metrics.writebackErrors.increment();
         }
-    }
-
-    /** xfs_discard_folio: punch the delalloc behind the part of the folio that could not be mapped. */
-    private void discardFolio(Inode inode, Folio folio, long pos) {
-        ExtentMap fork = inode.dataFork;
-        fork.ilock.writeLock().lock();
-        try {
-            ctx.store.update(() -> fork.punchDelalloc(inode.block(pos), inode.blockUp(folio.pos() + Folio.SIZE)));
-        } finally {
-            fork.ilock.writeLock().unlock();
-        }
-    }
-
-    /**
-     * xfs_map_blocks: reuse the cached mapping if it covers pos and the data fork sequence has not moved
-     * (xfs_imap_valid); otherwise look up again, converting delalloc to unwritten blocks. Leaves
-     * {@code wpc.map} null for a hole.
-     */
-    private void mapBlocks(Wpc wpc, Inode inode, long pos) {
-        ExtentMap fork = inode.dataFork;
-        long block = inode.block(pos);
-        if (wpc.dataSeq == fork.seq()) {
-            if (wpc.map != null && wpc.map.contains(block)) {
-                return;
-            }
-            if (wpc.map == null && block >= wpc.holeStart && block < wpc.holeEnd) {
-                return;
-            }
-        }
-        fork.ilock.readLock().lock();
-        Extent e;
-        try {
-            e = fork.find(block);
-            wpc.dataSeq = fork.seq();
-            if (e == null) {
-                cacheHole(wpc, fork, block);
-                return;
-            }
-        } finally {
-            fork.ilock.readLock().unlock();
-        }
-        if (e.type() == ExtentType.DELALLOC) {
-            fork.ilock.writeLock().lock();
-            try {
-                Extent cur = fork.find(block);
-                e = cur != null && cur.type() == ExtentType.DELALLOC
-                        ? ctx.store.update(() -> fork.convertDelalloc(block)) : cur;
-                wpc.dataSeq = fork.seq();
-                if (e == null) {
-                    cacheHole(wpc, fork, block);
-                    return;
-                }
-            } finally {
-                fork.ilock.writeLock().unlock();
-            }
-        }
-        wpc.map = e;
-    }
-
-    /** Remembers that {@code block} lies in a hole, up to the next extent (ILOCK held). */
-    private static void cacheHole(Wpc wpc, ExtentMap fork, long block) {
-        wpc.map = null;
-        wpc.holeStart = block;
-        wpc.holeEnd = fork.holeEnd(block);
     }
 
     private void addToIoend(Wpc wpc, Inode inode, Folio folio, long pos, int bs) {
@@ -369,8 +305,13 @@ public final class Writeback implements AutoCloseable {
         wpc.pendingBytes = 0;
     }
 
-    /** iomap_submit_ioend + bio completion: write to the image, then complete here or in the worker. */
+    /**
+     * iomap_submit_ioend + bio completion: write to the image, then complete here, or in the worker when the
+     * submit hook asked for it and the write succeeded (a failed ioend has nothing to convert: xfs_end_ioend
+     * skips the transaction on error).
+     */
     private void submit(Ioend io) {
+        boolean deferred = ops.submit(io);
         try {
             ctx.dev.write(io.addr, io.data(), 0, io.length);
         } catch (FsException e) {
@@ -381,7 +322,7 @@ public final class Writeback implements AutoCloseable {
         if (!io.error && ctx.hooks.wbCompleteFails(io.inode, io.fileOffset)) {
             io.error = true;
         }
-        if (io.unwritten && !io.error) {
+        if (deferred && !io.error) {
             completions.add(io);
         } else {
             finishIoend(io);
@@ -411,7 +352,9 @@ public final class Writeback implements AutoCloseable {
                             poison = true;
                             continue;
                         }
-                        endIoend(io);
+                        ops.endIo(io);
+                        ctx.hooks.fire(HookPoint.IOEND_CONVERTED, io.inode, io.fileOffset);
+                        finishIoend(io);
                     }
                     batch.clear();
                     // The transactions of this batch (unwritten -> written) are committed together.
@@ -430,26 +373,6 @@ public final class Writeback implements AutoCloseable {
                 e.printStackTrace();
             }
         }
-    }
-
-    /** xfs_end_ioend: convert unwritten extents, then end writeback on the folios. */
-    private void endIoend(Ioend io) {
-        Inode inode = io.inode;
-        ExtentMap fork = inode.dataFork;
-        fork.ilock.writeLock().lock();
-        try {
-            ctx.store.update(() -> {
-                fork.convertUnwritten(inode.block(io.fileOffset), inode.blockUp(io.fileOffset + io.length));
-                inode.persistIfDirty(ctx.store);
-            });
-        } catch (RuntimeException e) {
-            io.error = true;
-            System.err.println("iomapfs: unwritten conversion failed for " + inode + ": " + e);
-        } finally {
-            fork.ilock.writeLock().unlock();
-        }
-        ctx.hooks.fire(HookPoint.IOEND_CONVERTED, inode, io.fileOffset);
-        finishIoend(io);
     }
 
     /** iomap_finish_ioend: record errors on the mapping and end writeback once a folio has no I/O pending. */

@@ -9,6 +9,7 @@ import org.iomapfs.core.buffered.BufferedIo;
 import org.iomapfs.core.extent.Extent;
 import org.iomapfs.core.extent.ExtentMap;
 import org.iomapfs.core.extent.ExtentType;
+import org.iomapfs.core.hooks.HookPoint;
 import org.iomapfs.core.mount.FsContext;
 import org.iomapfs.core.inode.Inode;
 import org.iomapfs.core.iomap.IomapOps;
@@ -79,10 +80,61 @@ public final class XfsFileOps {
     public int pageWrite(Inode inode, long pos, ByteBuffer src) {
         inode.invalidateLock.readLock().lock();
         try {
-            return bio.pageMkwriteStore(inode, pos, src, faultOps(), ops.read);
+            return pageMkwriteStore(inode, pos, src, faultOps());
         } finally {
             inode.invalidateLock.readLock().unlock();
         }
+    }
+
+    /**
+     * The replay behind {@link #pageWrite} (the daemon's stand-in for the CPU, not iomap core): the kernel wrote
+     * back a page that a process dirtied through a shared mapping, and the daemon replays it as a write fault
+     * followed by the CPU's store. Inside page_mkwrite the daemon copies the
+     * payload of each mapping; an injected short copy-in (copyin_fail) there is what ->iomap_end is told was
+     * written, as XFS_ERRTAG_DROP_WRITES once made it see a failed write, while the iteration still covers the
+     * whole folio as iomap_page_mkwrite's always does (see 118e021b4b66: it never fails on the current mapping).
+     * The whole payload is then stored into the still-locked folio. Bytes past EOF are not stored (the kernel
+     * does not write them back). Caller holds invalidate_lock shared. Returns the bytes consumed.
+     */
+    private int pageMkwriteStore(Inode inode, long pos, ByteBuffer src, IomapOps faultOps) {
+        int total = 0;
+        while (src.hasRemaining()) {
+            long idx = pos / Folio.SIZE;
+            int off = (int) (pos - idx * Folio.SIZE);
+            int want = Math.min(Folio.SIZE - off, src.remaining());
+            int n = (int) Math.max(0, Math.min(want, inode.size() - pos));
+            byte[] payload = new byte[n];
+            src.get(src.position(), payload, 0, n);
+            long at = pos;
+            Folio folio = bio.pageMkwrite(inode, idx, faultOps, ops.read, (it, f) -> {
+                // the part of the payload inside this iteration's mapping
+                long from = Math.max(it.pos, at);
+                long to = Math.min(it.pos + it.length(), at + n);
+                if (from >= to) {
+                    return it.length();
+                }
+                int len = (int) (to - from);
+                int got = Math.max(0, Math.min(len, ctx.hooks.copyInAllowed(inode, from, len)));
+                System.arraycopy(payload, (int) (from - at), f.data(), (int) (from - f.pos()), got);
+                return got < len ? from + got - it.pos : it.length();
+            });
+            if (folio == null) {
+                break;
+            }
+            try {
+                ctx.hooks.fire(HookPoint.MKWRITE_DIRTIED, inode, pos);
+                System.arraycopy(payload, 0, folio.data(), off, n);
+                src.position(src.position() + want);
+                total += want;
+                pos += want;
+            } finally {
+                folio.unlock();
+            }
+        }
+        if (total > 0) {
+            inode.touchMtime();
+        }
+        return total;
     }
 
     /**

@@ -1,4 +1,4 @@
-package org.iomapfs.core.writeback;
+package org.iomapfs.core.iomap;
 
 import org.iomapfs.core.inode.Inode;
 import org.iomapfs.core.pagecache.Folio;
@@ -11,19 +11,22 @@ import java.util.List;
  * written with one I/O. The data is copied out of the folios while each is locked, so later stores into a
  * folio under writeback dirty it again instead of tearing this I/O.
  */
-final class Ioend {
-    final Inode inode;
-    final long fileOffset;
-    final long addr;
-    final boolean unwritten;
-    final long submitNanos;
-    private byte[] data;
-    int length;
-    /** One entry per block added; a folio appears once per block. */
-    final List<Folio> blocks = new ArrayList<>();
-    boolean error;
+public final class Ioend {
+    /** The most bytes one ioend carries, and what a writeback pass gathers before it submits. */
+    public static final int MAX_IOEND_BYTES = 1 << 20;
 
-    Ioend(Inode inode, long fileOffset, long addr, boolean unwritten) {
+    public final Inode inode;
+    public final long fileOffset;
+    public final long addr;
+    public final boolean unwritten;
+    public final long submitNanos;
+    private byte[] data;
+    public int length;
+    /** One entry per block added; a folio appears once per block. */
+    public final List<Folio> blocks = new ArrayList<>();
+    public boolean error;
+
+    public Ioend(Inode inode, long fileOffset, long addr, boolean unwritten) {
         this.inode = inode;
         this.fileOffset = fileOffset;
         this.addr = addr;
@@ -33,12 +36,12 @@ final class Ioend {
     }
 
     /** Whether a block at file offset {@code pos}, image address {@code a}, can be appended. */
-    boolean continues(Inode in, long pos, long a, boolean unw) {
+    public boolean continues(Inode in, long pos, long a, boolean unw) {
         return in == inode && pos == fileOffset + length && a == addr + length && unw == unwritten
-                && length < Writeback.MAX_IOEND_BYTES;
+                && length < MAX_IOEND_BYTES;
     }
 
-    void add(Folio folio, int offInFolio, int len) {
+    public void add(Folio folio, int offInFolio, int len) {
         if (length + len > data.length) {
             data = java.util.Arrays.copyOf(data, Math.max(data.length * 2, length + len));
         }
@@ -47,5 +50,5 @@ final class Ioend {
         blocks.add(folio);
     }
 
-    byte[] data() { return data; }
+    public byte[] data() { return data; }
 }
