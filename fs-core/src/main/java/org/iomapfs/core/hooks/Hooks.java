@@ -1,5 +1,6 @@
 package org.iomapfs.core.hooks;
 
+import org.iomapfs.core.explore.Sched;
 import org.iomapfs.core.inode.Inode;
 
 import java.util.EnumMap;
@@ -41,6 +42,9 @@ public final class Hooks {
     }
 
     public void fire(HookPoint point, Inode inode, long pos) {
+        if (Sched.ON) {
+            Sched.point(point, inode == null ? -1 : inode.ino, pos);
+        }
         List<Hook> list = hooks.get(point);
         if (!list.isEmpty()) {
             for (Hook h : list) {
