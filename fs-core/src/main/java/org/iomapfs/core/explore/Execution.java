@@ -44,6 +44,8 @@ public final class Execution {
         public boolean failed() { return failure != null; }
     }
 
+    public static final long[] PHASES = new long[4];
+
     /** The shared template image (made once per directory) that each run copies. */
     private final Path dir;
     private final Path template;
@@ -53,7 +55,7 @@ public final class Execution {
         this.dir = dir;
         this.template = dir.resolve("template.img");
         if (!Files.exists(template)) {
-            Mkfs.format(template, 4L << 20, 4096, true);
+            Mkfs.format(template, 1L << 20, 4096, true);
         }
     }
 
@@ -69,6 +71,7 @@ public final class Execution {
     }
 
     public Result run(Scenario sc, Map<Bug, Boolean> bugs, Strategy strategy) throws InterruptedException {
+        long p0 = System.nanoTime();
         Path img = dir.resolve("run" + (serial++ % 2) + ".img");
         try {
             Files.copy(template, img, StandardCopyOption.REPLACE_EXISTING);
@@ -80,6 +83,7 @@ public final class Execution {
         EngineConfig cfg = new EngineConfig(sc.cacheBytes(), 0, Long.MAX_VALUE / 2, 1, Long.MAX_VALUE / 4_000_000L, reg, 256);
         int lockdepBefore = LockOrder.LOCKDEP.reports().size();
         IomapFs fs;
+        long p1 = System.nanoTime();
         Sched.opening = Thread.currentThread();
         try {
             fs = IomapFs.open(img, cfg);
@@ -110,6 +114,7 @@ public final class Execution {
                 fs.write("bugs/" + b.getKey().id, b.getValue() ? "buggy" : "fixed");
             }
             fs.context().trace.clear();
+            long p2 = System.nanoTime();
             Run run = new Run(strategy, 200_000);
             List<List<Done>> done = new ArrayList<>();
             for (int i = 0; i < sc.threads().size(); i++) {
@@ -120,7 +125,12 @@ public final class Execution {
             addCompletion(run, fs.writeback(), sc.threads().size());
             List<String> names = new ArrayList<>(sc.threadNames());
             names.add("ioend");
+            long p3 = System.nanoTime();
             String failure = run.execute(30_000);
+            long p4 = System.nanoTime();
+            PHASES[0] += p1 - p0;
+            PHASES[1] += p2 - p1;
+            PHASES[2] += p4 - p3;
             String kind = failure == null ? null : failure.startsWith("deadlock") ? "deadlock"
                     : failure.startsWith("hang") ? "hang" : failure.startsWith("step") ? "livelock" : "exception";
             long hash = 0;

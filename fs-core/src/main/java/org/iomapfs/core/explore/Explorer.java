@@ -57,7 +57,12 @@ public final class Explorer {
             if (kv.length != 2 || !(kv[1].equals("buggy") || kv[1].equals("fixed"))) {
                 throw new IllegalArgumentException("bad --bug " + o + " (want NAME=buggy|fixed)");
             }
-            m.put(Bug.byId(kv[0]), kv[1].equals("buggy"));
+            Bug b = Bug.byId(kv[0]);
+            if (b == null) {
+                throw new IllegalArgumentException("unknown bug " + kv[0] + " (one of " + java.util.Arrays.stream(Bug.values())
+                        .map(x -> x.id).collect(java.util.stream.Collectors.joining(", ")) + ")");
+            }
+            m.put(b, kv[1].equals("buggy"));
         }
         return m;
     }
@@ -199,34 +204,61 @@ public final class Explorer {
     public static List<String> steps(Execution.Result r) {
         List<String> out = new ArrayList<>();
         int cur = -1;
-        StringBuilder seg = null;
+        List<String> seg = new ArrayList<>();
         for (Run.Event e : r.events()) {
             if (!e.shown()) {
                 continue;
             }
-            if (e.thread() != cur) {
-                if (seg != null) {
-                    out.add(seg.toString());
-                }
-                cur = e.thread();
-                seg = new StringBuilder(r.threadNames().get(cur)).append(": ").append(e.what());
-            } else {
-                seg.append("; ").append(e.what());
+            if (e.thread() != cur && !seg.isEmpty()) {
+                out.add(r.threadNames().get(cur) + ": " + String.join("; ", collapse(seg)));
+                seg.clear();
             }
+            cur = e.thread();
+            seg.add(e.what());
         }
-        if (seg != null) {
-            out.add(seg.toString());
+        if (!seg.isEmpty()) {
+            out.add(r.threadNames().get(cur) + ": " + String.join("; ", collapse(seg)));
         }
         for (String b : r.bugLines().split("\n")) {
             if (!b.isBlank()) {
                 out.add("trace: " + b.trim().replaceAll("\\s+", " "));
             }
         }
-        out.add((r.failed() ? "FAILS (" + r.kind() + "): " + r.failure() : "passes"));
+        out.add(r.failed() ? "FAILS (" + r.kind() + "): " + r.failure() + (r.fired().isEmpty() ? "" : "; bug fired " + r.fired())
+                : "passes");
         List<String> numbered = new ArrayList<>();
         for (int i = 0; i < out.size(); i++) {
             numbered.add((i + 1) + ". " + out.get(i));
         }
         return numbered;
+    }
+
+    /** "write locks folio 0 ...", "write locks folio 1 ..." -> "write locks folio 0..1 ...". */
+    private static List<String> collapse(List<String> events) {
+        List<String> out = new ArrayList<>();
+        java.util.regex.Pattern num = java.util.regex.Pattern.compile("\\d+");
+        int i = 0;
+        while (i < events.size()) {
+            java.util.regex.Matcher m = num.matcher(events.get(i));
+            if (!m.find()) {
+                out.add(events.get(i++));
+                continue;
+            }
+            String template = events.get(i).substring(0, m.start()) + "#" + events.get(i).substring(m.end());
+            String firstNum = m.group();
+            String lastNum = firstNum;
+            int j = i + 1;
+            while (j < events.size()) {
+                java.util.regex.Matcher n = num.matcher(events.get(j));
+                if (!n.find() || !(events.get(j).substring(0, n.start()) + "#" + events.get(j).substring(n.end())).equals(template)) {
+                    break;
+                }
+                lastNum = n.group();
+                j++;
+            }
+            out.add(j - i == 1 ? events.get(i) : template.replace("#", firstNum + ".." + lastNum));
+            i = j;
+        }
+        return out;
     }
 }

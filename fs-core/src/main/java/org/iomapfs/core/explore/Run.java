@@ -135,6 +135,25 @@ public final class Run {
         switchFrom(t);
     }
 
+    /**
+     * A release: a switch point only while another thread is blocked (it may be waiting for this lock). With
+     * nobody blocked, switching here or at the releasing thread's next switch point leads to the same states
+     * unless the thread touches shared state without a lock in between, and every such place the engine has
+     * is a hook point.
+     */
+    void releasePoint(ExploreThread t, String what) {
+        if (aborted) {
+            throw new Abort();
+        }
+        for (ExploreThread x : threads) {
+            if (x != t && !x.done && x.blockedUntil != null) {
+                note(t, what, false);
+                switchFrom(t);
+                return;
+            }
+        }
+    }
+
     void shownPoint(ExploreThread t, String what) {
         if (aborted) {
             throw new Abort();

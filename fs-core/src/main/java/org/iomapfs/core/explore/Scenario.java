@@ -42,10 +42,15 @@ import java.util.Random;
  */
 public record Scenario(String name, String bug, long cacheBytes, List<Op> setup, List<List<Op>> threads,
                        List<String> threadNames, String text) {
+    private static final java.util.Map<String, byte[]> BYTES = new java.util.concurrent.ConcurrentHashMap<>();
 
     /** One operation; {@code line} is its text, used to print and save it. */
     public record Op(String kind, long off, long len, long arg, String data, String line) {
         byte[] bytes() {
+            return BYTES.computeIfAbsent(data + "/" + len, k -> make()).clone();
+        }
+
+        private byte[] make() {
             byte[] b = new byte[(int) len];
             if (data == null) {
                 return b;
@@ -196,6 +201,24 @@ public record Scenario(String name, String bug, long cacheBytes, List<Op> setup,
         }
         ts.get(thread).remove(index);
         return new Scenario(name, bug, cacheBytes, setup, ts, threadNames, text);
+    }
+
+    /** The scenario in its file format (what a saved schedule carries: a shrunk scenario has no file of its own). */
+    public String toText() {
+        StringBuilder sb = new StringBuilder("name ").append(name).append('\n');
+        if (bug != null) {
+            sb.append("bug ").append(bug).append('\n');
+        }
+        sb.append("cache ").append(cacheBytes).append('\n');
+        if (!setup.isEmpty()) {
+            sb.append("setup\n");
+            setup.forEach(o -> sb.append("  ").append(o.line()).append('\n'));
+        }
+        for (int i = 0; i < threads.size(); i++) {
+            sb.append("thread ").append(threadNames.get(i)).append('\n');
+            threads.get(i).forEach(o -> sb.append("  ").append(o.line()).append('\n'));
+        }
+        return sb.toString();
     }
 
     public int opCount() {

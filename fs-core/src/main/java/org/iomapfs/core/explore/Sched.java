@@ -74,7 +74,7 @@ public final class Sched {
     /** A lock was released: a switch point after it, so a thread waiting for it may run at once. */
     public static void released(String what) {
         if (Thread.currentThread() instanceof ExploreThread t) {
-            t.run.point(t, "releases " + what);
+            t.run.releasePoint(t, "releases " + what);
         }
     }
 }
