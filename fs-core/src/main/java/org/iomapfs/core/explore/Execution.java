@@ -54,6 +54,11 @@ public final class Execution {
     public Execution(Path dir) {
         this.dir = dir;
         this.template = dir.resolve("template.img");
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
         if (!Files.exists(template)) {
             Mkfs.format(template, 1L << 20, 4096, true);
         }
@@ -66,6 +71,7 @@ public final class Execution {
         long end = Long.MAX_VALUE;
         long ret;
         boolean failed;
+        String deadlock;
 
         Done(Scenario.Op op) { this.op = op; }
     }
@@ -131,6 +137,13 @@ public final class Execution {
             PHASES[0] += p1 - p0;
             PHASES[1] += p2 - p1;
             PHASES[2] += p4 - p3;
+            for (List<Done> t : done) {
+                for (Done d : t) {
+                    if (failure == null && d.deadlock != null) {
+                        failure = "deadlock: " + d.op.line() + ": " + d.deadlock;
+                    }
+                }
+            }
             String kind = failure == null ? null : failure.startsWith("deadlock") ? "deadlock"
                     : failure.startsWith("hang") ? "hang" : failure.startsWith("step") ? "livelock" : "exception";
             long hash = 0;
@@ -201,10 +214,19 @@ public final class Execution {
         fs.context().commit(false);
     }
 
+    /** A write_begin that zeroed around a write from an UNWRITTEN map (what a stale map makes it do). */
+    private static final java.util.regex.Pattern ZEROED = java.util.regex.Pattern.compile(
+            "(\\S+)\\s+WRITE_BEGIN\\s+ino=\\d+ pos=(\\d+) len=\\d+ zero around \\[([^)]*)\\) (iomap\\[.*UNWRITTEN.*)");
+
     private static String bugLines(Trace trace) {
         StringBuilder sb = new StringBuilder();
         for (String l : trace.dump().split("\n")) {
-            if (l.contains(" BUG ") || l.contains("IOMAP_STALE") || l.contains("zero around") && l.contains("UNWRITTEN")) {
+            java.util.regex.Matcher z = ZEROED.matcher(l);
+            if (z.find()) {
+                long pos = Long.parseLong(z.group(2));
+                sb.append(z.group(1)).append(": write zeroes block ").append(pos / 4096).append(" around [").append(z.group(3))
+                        .append(") from its cached map ").append(z.group(4)).append('\n');
+            } else if (l.contains(" BUG ") || l.contains("IOMAP_STALE")) {
                 sb.append(l.replaceFirst("^\\s*\\d+\\s+\\S+\\s+", "")).append('\n');
             }
         }
@@ -249,8 +271,10 @@ public final class Execution {
                     d.failed = true;
                     ret = "fails: " + e.errno() + " " + e.getMessage();
                 } catch (PageFaultDeadlock e) {
+                    // the model's EDEADLK: the wait it stands for could never end
                     d.failed = true;
-                    ret = "fails: " + e.getMessage();
+                    d.deadlock = e.getMessage();
+                    ret = "would wait forever: " + e.getMessage();
                 }
                 d.end = me.run.clock();
                 me.run.note(me, op.line() + " " + ret, true);

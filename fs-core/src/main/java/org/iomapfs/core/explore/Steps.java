@@ -15,7 +15,7 @@ final class Steps {
         return switch (p) {
             case READ_BEGIN -> "read starts at folio " + folio;
             case WRITE_AFTER_BEGIN -> "write gets its iomap at " + pos + " from ->iomap_begin and caches it";
-            case WRITE_BEGIN_VALIDATED -> "write locks folio " + folio + " and checks its cached iomap";
+            case WRITE_BEGIN_VALIDATED -> "write locks folio " + folio + " under its cached iomap";
             case WRITE_BEFORE_END -> "write calls ->iomap_end at " + pos;
             case MKWRITE_DIRTIED -> "page fault dirties folio " + folio + " (page_mkwrite)";
             case WB_MAPPED -> "writeback maps block " + folio;

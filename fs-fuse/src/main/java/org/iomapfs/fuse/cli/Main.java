@@ -36,7 +36,7 @@ import java.util.stream.Stream;
 @Command(name = "iomapfs", mixinStandardHelpOptions = true, version = "iomapfs 0.1.0",
     description = "A FUSE file system with a model of the kernel's iomap buffered I/O engine.",
     subcommands = {Main.Mkfs.class, Main.Mount.class, Main.Umount.class, Main.Ctl.class, Main.Stats.class,
-        Main.Fsck.class})
+        Main.Fsck.class, ExploreCommand.class})
 public final class Main implements Runnable {
     /** How long a background mount waits for its daemon, and umount for the daemon to close the image. */
     /** Environment variable with extra JVM options of a background mount's daemon. */
