@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.iomapfs.core.EngineConfig;
 import org.iomapfs.core.IomapFs;
+import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.Falloc;
 import org.iomapfs.core.api.FsException;
 import org.iomapfs.core.api.OpenFlags;
@@ -45,23 +46,28 @@ public final class Execution {
     }
 
     public static final long[] PHASES = new long[4];
+    /** What a thread's shared mapping of the file covers. */
+    static final int MAP_BYTES = 16 * Folio.SIZE;
 
     /** The shared template image (made once per directory) that each run copies. */
     private final Path dir;
-    private final Path template;
     private int serial;
 
     public Execution(Path dir) {
         this.dir = dir;
-        this.template = dir.resolve("template.img");
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        if (!Files.exists(template)) {
-            Mkfs.format(template, 1L << 20, 4096, true);
+    }
+
+    private Path template(int blockSize) {
+        Path t = dir.resolve("template-" + blockSize + ".img");
+        if (!Files.exists(t)) {
+            Mkfs.format(t, 1L << 20, blockSize, true);
         }
+        return t;
     }
 
     /** An operation's interval in the run's event clock and what it returned. */
@@ -71,6 +77,7 @@ public final class Execution {
         long end = Long.MAX_VALUE;
         long ret;
         boolean failed;
+        boolean maybeLost;
         String deadlock;
 
         Done(Scenario.Op op) { this.op = op; }
@@ -80,8 +87,9 @@ public final class Execution {
         long p0 = System.nanoTime();
         Path img = dir.resolve("run" + (serial++ % 2) + ".img");
         try {
+            Path template = template(sc.blockSize());
             Files.copy(template, img, StandardCopyOption.REPLACE_EXISTING);
-            Files.copy(dir.resolve("template.img.meta"), dir.resolve(img.getFileName() + ".meta"), StandardCopyOption.REPLACE_EXISTING);
+            Files.copy(dir.resolve(template.getFileName() + ".meta"), dir.resolve(img.getFileName() + ".meta"), StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -102,6 +110,13 @@ public final class Execution {
             Inode in = fs.inodeOf(fh);
             Target files = new Target(fs, fh, dfh, in);
             fs.context().hooks.setCopyInFault(ShortCopy::allowed);
+            fs.context().hooks.setWbSubmitFault((inode, pos) -> {
+                if (Thread.currentThread() instanceof ExploreThread t && t.wbEio) {
+                    t.wbEio = false;
+                    return true;
+                }
+                return false;
+            });
             // setup, single-threaded in this thread: the completion worker's part runs after each operation
             List<Done> setupDone = new ArrayList<>();
             for (Scenario.Op op : sc.setup()) {
@@ -265,11 +280,15 @@ public final class Execution {
                 String ret;
                 try {
                     d.ret = apply(f, op, me);
-                    ret = op.kind().equals("write") || op.kind().startsWith("d") || op.kind().equals("read")
+                    ret = op.kind().startsWith("write") || op.kind().startsWith("d") || op.kind().equals("read")
                             || op.kind().equals("writefrommap") || op.kind().equals("mapread") ? "returns " + d.ret : "returns";
                 } catch (FsException e) {
                     d.failed = true;
                     ret = "fails: " + e.errno() + " " + e.getMessage();
+                    if (e.errno() == Errno.EDEADLK) {
+                        // the model's report of a wait that could never end (the waiter holds what it waits for)
+                        d.deadlock = e.getMessage();
+                    }
                 } catch (PageFaultDeadlock e) {
                     // the model's EDEADLK: the wait it stands for could never end
                     d.failed = true;
@@ -278,6 +297,15 @@ public final class Execution {
                 }
                 d.end = me.run.clock();
                 me.run.note(me, op.line() + " " + ret, true);
+                if (op.kind().equals("fsync") && d.failed) {
+                    // after a writeback error the data written before it may be gone (the folio is clean)
+                    for (Done before : out) {
+                        before.maybeLost = before != d;
+                    }
+                }
+            }
+            if (me.mapping != null) {
+                ((MappedRegion) me.mapping).close();
             }
         });
     }
@@ -297,14 +325,27 @@ public final class Execution {
                 }
             }
             case "dwrite" -> fs.write(f.dfh, op.off(), ByteBuffer.wrap(op.bytes()));
+            case "writepage" -> {
+                if (me != null) {
+                    me.shortAt = op.arg();
+                }
+                try {
+                    yield fs.writePage(f.fh, op.off(), ByteBuffer.wrap(op.bytes()));
+                } finally {
+                    if (me != null) {
+                        me.shortAt = -1;
+                    }
+                }
+            }
             case "read" -> fs.read(f.fh, op.off(), ByteBuffer.allocate((int) op.len()));
             case "dread" -> fs.read(f.dfh, op.off(), ByteBuffer.allocate((int) op.len()));
             case "mwrite" -> {
-                long start = op.off() / Folio.SIZE * Folio.SIZE;
-                int len = (int) (op.off() + op.len() - start);
-                try (MappedRegion m = fs.map(f.fh, start, len)) {
-                    m.store((int) (op.off() - start), op.bytes(), 0, (int) op.len());
+                // one shared mapping per thread, kept across its stores (a store after writeback write-protected
+                // the page faults again, as it would in the process that mapped it)
+                if (me.mapping == null) {
+                    me.mapping = fs.map(f.fh, 0, MAP_BYTES);
                 }
+                ((MappedRegion) me.mapping).store((int) op.off(), op.bytes(), 0, (int) op.len());
                 yield op.len();
             }
             case "mapread" -> {
@@ -328,7 +369,16 @@ public final class Execution {
                 yield 0;
             }
             case "fsync" -> {
-                fs.fsync(f.fh, false);
+                if (me != null && op.arg() == 1) {
+                    me.wbEio = true;
+                }
+                try {
+                    fs.fsync(f.fh, false);
+                } finally {
+                    if (me != null) {
+                        me.wbEio = false;
+                    }
+                }
                 yield 0;
             }
             case "sync" -> {

@@ -25,6 +25,10 @@ public final class ExploreThread extends Thread {
     volatile String op = "starts";
     /** A scenario write's short copy-in: the file offset where its copy stops once (-1: none). */
     long shortAt = -1;
+    /** A scenario fsync's injected EIO: the next writeback submission in this thread fails, once. */
+    boolean wbEio;
+    /** The thread's shared mapping of the scenario's file (a MappedRegion), made by its first store. */
+    Object mapping;
 
     private ExploreThread(int n) {
         super("explore-" + n);
@@ -45,6 +49,8 @@ public final class ExploreThread extends Thread {
         t.blockedUntil = null;
         t.blockedOn = null;
         t.shortAt = -1;
+        t.wbEio = false;
+        t.mapping = null;
         t.op = "starts";
         t.turn.drainPermits();
         t.setName(name);

@@ -31,16 +31,18 @@ import java.util.Random;
  * Operations: {@code write OFF LEN DATA [short=AT]} (buffered write; with {@code short} the copy-in of the chunk
  * holding AT stops there once, as a source page that faults, and the write retries after faulting it in),
  * {@code mwrite OFF LEN DATA} (store through a shared mapping: page fault + store), {@code read OFF LEN},
- * {@code dread OFF LEN}, {@code dwrite OFF LEN DATA} (O_DIRECT), {@code writeback START END} (writepages,
+ * {@code dread OFF LEN}, {@code dwrite OFF LEN DATA} (O_DIRECT), {@code writepage OFF LEN DATA [short=AT]} (the
+ * daemon's FUSE writepage: page_mkwrite with the payload copied inside it), {@code fsync [eio]} (with
+ * {@code eio} the writeback it starts fails at submission, once), {@code writeback START END} (writepages,
  * WB_SYNC_NONE), {@code writeback_wait START END} (filemap_write_and_wait_range), {@code fsync}, {@code sync},
  * {@code drop_caches} (evicts every clean folio), {@code reclaim N} (shrinks N folios), {@code truncate SIZE},
  * {@code punch OFF LEN}, {@code zero OFF LEN}, {@code fallocate OFF LEN [keep]}, {@code mapread OFF LEN MAPOFF}
  * (O_DIRECT read into a shared mapping of the same file at MAPOFF), {@code writefrommap OFF LEN MAPOFF}
  * (write(2) whose source is a mapping of the same file at MAPOFF). DATA is {@code byte:0xNN} or
- * {@code seed:N} (seeded random bytes). I/O completion is the engine's own worker ("ioend"), run as one more
+ * {@code seed:N} (seeded random bytes). {@code blocksize N} (default 4096) formats the image with smaller blocks. I/O completion is the engine's own worker ("ioend"), run as one more
  * thread of the scenario whenever ioends are queued.
  */
-public record Scenario(String name, String bug, long cacheBytes, List<Op> setup, List<List<Op>> threads,
+public record Scenario(String name, String bug, long cacheBytes, int blockSize, List<Op> setup, List<List<Op>> threads,
                        List<String> threadNames, String text) {
     private static final java.util.Map<String, byte[]> BYTES = new java.util.concurrent.ConcurrentHashMap<>();
 
@@ -68,7 +70,8 @@ public record Scenario(String name, String bug, long cacheBytes, List<Op> setup,
         /** Whether the operation changes the file's bytes or size (it has a place in the shadow model). */
         boolean changesData() {
             return switch (kind) {
-                case "write", "mwrite", "dwrite", "truncate", "punch", "zero", "fallocate", "writefrommap" -> true;
+                case "write", "mwrite", "dwrite", "writepage", "truncate", "punch", "zero", "fallocate", "writefrommap",
+                     "mapread" -> true;
                 default -> false;
             };
         }
@@ -92,6 +95,7 @@ public record Scenario(String name, String bug, long cacheBytes, List<Op> setup,
         String name = defaultName;
         String bug = null;
         long cache = 1L << 20;
+        int bs = 4096;
         List<Op> setup = new ArrayList<>();
         List<List<Op>> threads = new ArrayList<>();
         List<String> names = new ArrayList<>();
@@ -109,6 +113,7 @@ public record Scenario(String name, String bug, long cacheBytes, List<Op> setup,
                     case "name" -> name = w[1];
                     case "bug" -> bug = w[1];
                     case "cache" -> cache = parse(w[1]);
+                    case "blocksize" -> bs = (int) parse(w[1]);
                     case "setup" -> cur = setup;
                     case "thread" -> {
                         cur = new ArrayList<>();
@@ -129,13 +134,13 @@ public record Scenario(String name, String bug, long cacheBytes, List<Op> setup,
         if (threads.isEmpty()) {
             throw new IllegalArgumentException("scenario " + defaultName + ": no thread");
         }
-        return new Scenario(name, bug, cache, setup, threads, names, text);
+        return new Scenario(name, bug, cache, bs, setup, threads, names, text);
     }
 
     private static Op op(String[] w, String line) {
         String k = w[0];
         return switch (k) {
-            case "write", "mwrite", "dwrite" -> {
+            case "write", "mwrite", "dwrite", "writepage" -> {
                 long at = -1;
                 if (w.length > 4 && w[4].startsWith("short=")) {
                     at = parse(w[4].substring(6));
@@ -151,7 +156,8 @@ public record Scenario(String name, String bug, long cacheBytes, List<Op> setup,
             case "mapread", "writefrommap" -> new Op(k, parse(w[1]), parse(w[2]), parse(w[3]), null, line);
             case "truncate" -> new Op(k, parse(w[1]), 0, 0, null, line);
             case "reclaim" -> new Op(k, 0, 0, parse(w[1]), null, line);
-            case "fsync", "sync", "drop_caches" -> new Op(k, 0, 0, 0, null, line);
+            case "fsync" -> new Op(k, 0, 0, w.length > 1 && w[1].equals("eio") ? 1 : 0, null, line);
+            case "sync", "drop_caches" -> new Op(k, 0, 0, 0, null, line);
             default -> throw new IllegalArgumentException("unknown operation " + k);
         };
     }
@@ -200,7 +206,7 @@ public record Scenario(String name, String bug, long cacheBytes, List<Op> setup,
             ts.add(new ArrayList<>(t));
         }
         ts.get(thread).remove(index);
-        return new Scenario(name, bug, cacheBytes, setup, ts, threadNames, text);
+        return new Scenario(name, bug, cacheBytes, blockSize, setup, ts, threadNames, text);
     }
 
     /** The scenario in its file format (what a saved schedule carries: a shrunk scenario has no file of its own). */
@@ -210,6 +216,9 @@ public record Scenario(String name, String bug, long cacheBytes, List<Op> setup,
             sb.append("bug ").append(bug).append('\n');
         }
         sb.append("cache ").append(cacheBytes).append('\n');
+        if (blockSize != 4096) {
+            sb.append("blocksize ").append(blockSize).append('\n');
+        }
         if (!setup.isEmpty()) {
             sb.append("setup\n");
             setup.forEach(o -> sb.append("  ").append(o.line()).append('\n'));

@@ -68,7 +68,8 @@ final class Shadow {
             }
             any = true;
             next[t]++;
-            boolean ok = search(apply(state, x), eff, next, actual, first);
+            boolean ok = search(apply(state, x), eff, next, actual, first)
+                    || x.maybeLost && search(state, eff, next, actual, first);
             next[t]--;
             if (ok) {
                 return true;
@@ -88,10 +89,15 @@ final class Shadow {
         long off = op.off();
         return switch (op.kind()) {
             case "write", "dwrite" -> put(s, off, op.bytes(), (int) d.ret, true);
+            case "writepage" -> put(s, off, op.bytes(), (int) Math.max(0, Math.min(d.ret, s.length - off)), false);
             case "mwrite" -> put(s, off, op.bytes(), (int) Math.max(0, Math.min(op.len(), s.length - off)), false);
             case "writefrommap" -> {
                 byte[] src = Arrays.copyOfRange(s, (int) Math.min(op.arg(), s.length), (int) Math.min(op.arg() + d.ret, s.length));
                 yield put(s, off, Arrays.copyOf(src, (int) d.ret), (int) d.ret, true);
+            }
+            case "mapread" -> {
+                byte[] src = Arrays.copyOfRange(s, (int) Math.min(off, s.length), (int) Math.min(off + d.ret, s.length));
+                yield put(s, op.arg(), src, (int) Math.min(src.length, Math.max(0, s.length - op.arg())), false);
             }
             case "truncate" -> Arrays.copyOf(s, (int) off);
             case "punch" -> zero(s, off, op.len(), false);
