@@ -45,7 +45,6 @@ public final class Execution {
         public boolean failed() { return failure != null; }
     }
 
-    public static final long[] PHASES = new long[4];
     /** What a thread's shared mapping of the file covers. */
     static final int MAP_BYTES = 16 * Folio.SIZE;
 
@@ -84,7 +83,6 @@ public final class Execution {
     }
 
     public Result run(Scenario sc, Map<Bug, Boolean> bugs, Strategy strategy) throws InterruptedException {
-        long p0 = System.nanoTime();
         Path img = dir.resolve("run" + (serial++ % 2) + ".img");
         try {
             Path template = template(sc.blockSize());
@@ -97,7 +95,6 @@ public final class Execution {
         EngineConfig cfg = new EngineConfig(sc.cacheBytes(), 0, Long.MAX_VALUE / 2, 1, Long.MAX_VALUE / 4_000_000L, reg, 256);
         int lockdepBefore = LockOrder.LOCKDEP.reports().size();
         IomapFs fs;
-        long p1 = System.nanoTime();
         Sched.opening = Thread.currentThread();
         try {
             fs = IomapFs.open(img, cfg);
@@ -135,7 +132,6 @@ public final class Execution {
                 fs.write("bugs/" + b.getKey().id, b.getValue() ? "buggy" : "fixed");
             }
             fs.context().trace.clear();
-            long p2 = System.nanoTime();
             Run run = new Run(strategy, 200_000);
             List<List<Done>> done = new ArrayList<>();
             for (int i = 0; i < sc.threads().size(); i++) {
@@ -146,12 +142,7 @@ public final class Execution {
             addCompletion(run, fs.writeback(), sc.threads().size());
             List<String> names = new ArrayList<>(sc.threadNames());
             names.add("ioend");
-            long p3 = System.nanoTime();
             String failure = run.execute(30_000);
-            long p4 = System.nanoTime();
-            PHASES[0] += p1 - p0;
-            PHASES[1] += p2 - p1;
-            PHASES[2] += p4 - p3;
             for (List<Done> t : done) {
                 for (Done d : t) {
                     if (failure == null && d.deadlock != null) {
