@@ -63,13 +63,18 @@ public final class ExploreThread extends Thread {
     public void run() {
         while (true) {
             job.acquireUninterruptibly();
+            Run was = run;
             try {
                 body.run();
             } finally {
                 body = null;
                 run = null;
-                IDLE.addFirst(this);
             }
+            if (was.aborted()) {
+                // abandoned mid-operation: its lockdep state may still hold classes, so it serves no other run
+                return;
+            }
+            IDLE.addFirst(this);
         }
     }
 

@@ -108,6 +108,8 @@ public final class Run {
 
     public List<Decision> decisions() { return decisions; }
 
+    boolean aborted() { return aborted; }
+
     public List<Event> events() { return events; }
 
     public int preemptions() {
@@ -137,9 +139,9 @@ public final class Run {
 
     /**
      * A release: a switch point only while another thread is blocked (it may be waiting for this lock). With
-     * nobody blocked, switching here or at the releasing thread's next switch point leads to the same states
-     * unless the thread touches shared state without a lock in between, and every such place the engine has
-     * is a hook point.
+     * nobody blocked, switching here or at the releasing thread's next switch point differs only by what the
+     * thread does without a lock in between; the engine's known racy windows have hook points of their own.
+     * A reduction, said so in docs/explore.md: coverage is "every schedule of these switch points".
      */
     void releasePoint(ExploreThread t, String what) {
         if (aborted) {

@@ -37,10 +37,10 @@ public final class Sched {
         }
     }
 
-    /** A switch point described lazily (an event with an inode position, a hook point). */
-    public static void point(Object kind, long ino, long pos) {
+    /** A switch point worth printing as a step: a hook point at file position {@code pos}. */
+    public static void point(Object kind, long pos, int blockSize) {
         if (Thread.currentThread() instanceof ExploreThread t) {
-            t.run.shownPoint(t, Steps.describe(kind, pos));
+            t.run.shownPoint(t, Steps.describe(kind, pos, blockSize));
         }
     }
 

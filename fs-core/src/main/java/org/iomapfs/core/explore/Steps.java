@@ -3,12 +3,13 @@ package org.iomapfs.core.explore;
 import org.iomapfs.core.hooks.HookPoint;
 import org.iomapfs.core.pagecache.Folio;
 
-/** Hook points in the words of docs/bugs.md ("writeback maps block 9", "reclaim evicts folio 9"). */
+/** Hook points in the words of docs/bugs.md ("writeback maps block 9", "reclaim evicts folio 9"); blocks in file blocks. */
 final class Steps {
     private Steps() { }
 
-    static String describe(Object kind, long pos) {
+    static String describe(Object kind, long pos, int blockSize) {
         long folio = pos / Folio.SIZE;
+        long block = pos / blockSize;
         if (!(kind instanceof HookPoint p)) {
             return kind + " at " + pos;
         }
@@ -18,9 +19,9 @@ final class Steps {
             case WRITE_BEGIN_VALIDATED -> "write locks folio " + folio + " under its cached iomap";
             case WRITE_BEFORE_END -> "write calls ->iomap_end at " + pos;
             case MKWRITE_DIRTIED -> "page fault dirties folio " + folio + " (page_mkwrite)";
-            case WB_MAPPED -> "writeback maps block " + folio;
-            case WB_SUBMITTED -> "writeback submits the I/O at block " + folio;
-            case IOEND_CONVERTED -> "completion converts block " + folio + " to written";
+            case WB_MAPPED -> "writeback maps block " + block;
+            case WB_SUBMITTED -> "writeback submits the I/O at block " + block;
+            case IOEND_CONVERTED -> "completion converts block " + block + " to written";
             case IOEND_DONE -> "completion ends writeback on folio " + folio;
             case RECLAIM_EVICTED -> "reclaim evicts folio " + folio;
             case DIO_INVALIDATED -> "direct I/O invalidates the cache from folio " + folio;

@@ -43,7 +43,7 @@ public final class Hooks {
 
     public void fire(HookPoint point, Inode inode, long pos) {
         if (Sched.ON) {
-            Sched.point(point, inode == null ? -1 : inode.ino, pos);
+            Sched.point(point, pos, inode == null ? 4096 : inode.blockSize);
         }
         List<Hook> list = hooks.get(point);
         if (!list.isEmpty()) {
