@@ -11,7 +11,8 @@ import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.sli
 /**
  * The engine's packages are layered (fs-core/README.md): dependencies point down, from the {@link IomapFs}
  * facade to mm and control, xfs, buffered/dio/writeback, iomap, mount, inode and the leaves. A package cycle,
- * or a package that reaches back up to the facade, fails the build.
+ * or a package that reaches back up to the facade, fails the build. The explorer ({@code explore}) sits above the
+ * facade, a client of it as the daemon is; the engine reaches it only through its switch points ({@code sched}).
  */
 class ArchitectureTest {
     private static final JavaClasses ENGINE = new ClassFileImporter()
@@ -27,7 +28,15 @@ class ArchitectureTest {
     @Test
     void nothingBelowTheFacadeDependsOnIt() {
         noClasses().that().resideInAPackage("org.iomapfs.core.*..")
+                .and().resideOutsideOfPackage("org.iomapfs.core.explore..")
                 .should().dependOnClassesThat().resideInAPackage("org.iomapfs.core")
+                .check(ENGINE);
+    }
+
+    @Test
+    void engineKnowsTheExplorerOnlyThroughItsSwitchPoints() {
+        noClasses().that().resideOutsideOfPackage("org.iomapfs.core.explore..")
+                .should().dependOnClassesThat().resideInAPackage("org.iomapfs.core.explore..")
                 .check(ENGINE);
     }
 }

@@ -1,5 +1,6 @@
 package org.iomapfs.core.hooks;
 
+import org.iomapfs.core.sched.Sched;
 import org.iomapfs.core.inode.Inode;
 
 import java.util.EnumMap;
@@ -41,6 +42,9 @@ public final class Hooks {
     }
 
     public void fire(HookPoint point, Inode inode, long pos) {
+        if (Sched.ON) {
+            Sched.point(point, pos, inode == null ? 4096 : inode.blockSize);
+        }
         List<Hook> list = hooks.get(point);
         if (!list.isEmpty()) {
             for (Hook h : list) {

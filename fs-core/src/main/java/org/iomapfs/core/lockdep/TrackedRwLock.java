@@ -1,5 +1,7 @@
 package org.iomapfs.core.lockdep;
 
+import org.iomapfs.core.sched.Sched;
+
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
@@ -58,6 +60,9 @@ public class TrackedRwLock extends ReentrantReadWriteLock {
         @Override
         public void lock() {
             cls.acquire();
+            if (Sched.ON && Sched.acquire(cls.name, super::tryLock, () -> !isWriteLocked())) {
+                return;
+            }
             super.lock();
         }
 
@@ -76,6 +81,9 @@ public class TrackedRwLock extends ReentrantReadWriteLock {
         public void unlock() {
             super.unlock();
             cls.release();
+            if (Sched.ON) {
+                Sched.released(cls.name);
+            }
         }
     }
 
@@ -85,6 +93,9 @@ public class TrackedRwLock extends ReentrantReadWriteLock {
         @Override
         public void lock() {
             cls.acquire();
+            if (Sched.ON && Sched.acquire(cls.name, super::tryLock, () -> !isWriteLocked() && getReadLockCount() == 0)) {
+                return;
+            }
             super.lock();
         }
 
@@ -103,6 +114,9 @@ public class TrackedRwLock extends ReentrantReadWriteLock {
         public void unlock() {
             super.unlock();
             cls.release();
+            if (Sched.ON) {
+                Sched.released(cls.name);
+            }
         }
     }
 }

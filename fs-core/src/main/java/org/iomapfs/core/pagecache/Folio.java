@@ -2,6 +2,7 @@ package org.iomapfs.core.pagecache;
 
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import org.iomapfs.core.sched.Sched;
 import org.iomapfs.core.lockdep.LockOrder;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -57,7 +58,9 @@ public final class Folio {
 
     public void lock() {
         LockOrder.FOLIO.acquire();
-        lock.acquireUninterruptibly();
+        if (!(Sched.ON && Sched.acquire("folio lock " + index, lock::tryAcquire, () -> lock.availablePermits() > 0))) {
+            lock.acquireUninterruptibly();
+        }
         owner = Thread.currentThread();
     }
 
@@ -87,6 +90,9 @@ public final class Folio {
         owner = null;
         lock.release();
         LockOrder.FOLIO.release();
+        if (Sched.ON) {
+            Sched.released("folio lock " + index);
+        }
     }
 
     /** Whether the calling thread holds the lock: waiting for it again could never end. */
@@ -258,7 +264,9 @@ public final class Folio {
         } else {
             LockOrder.WRITEBACK.waitFor();
         }
-        waitWritebackEnd();
+        if (!(Sched.ON && Sched.await("writeback of folio " + index, () -> !isWriteback()))) {
+            waitWritebackEnd();
+        }
     }
 
     private synchronized void waitWritebackEnd() {

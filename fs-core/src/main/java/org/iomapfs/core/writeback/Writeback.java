@@ -5,6 +5,7 @@ import org.iomapfs.core.api.FsException;
 import org.iomapfs.core.extent.Extent;
 import org.iomapfs.core.extent.ExtentType;
 import org.iomapfs.core.bugs.Bug;
+import org.iomapfs.core.sched.Sched;
 import org.iomapfs.core.hooks.HookPoint;
 import org.iomapfs.core.trace.Trace;
 import org.iomapfs.core.mount.FsContext;
@@ -55,6 +56,10 @@ public final class Writeback implements AutoCloseable {
     }
 
     public void start() {
+        if (Sched.ON && Sched.controlled()) {
+            // under the explorer, completion runs when it schedules it (completeQueued) and nothing flushes
+            return;
+        }
         completer.start();
         flusher.start();
     }
@@ -342,28 +347,7 @@ public final class Writeback implements AutoCloseable {
                 }
                 batch.add(first);
                 completions.drainTo(batch);
-                boolean poison = false;
-                // The ioends queued behind this batch end only after its commit: the whole batch is the
-                // writeback-ending context that waiters for writeback depend on.
-                LockOrder.WRITEBACK.acquire();
-                try {
-                    for (Ioend io : batch) {
-                        if (io.inode == null) {
-                            poison = true;
-                            continue;
-                        }
-                        ops.endIo(io);
-                        ctx.hooks.fire(HookPoint.IOEND_CONVERTED, io.inode, io.fileOffset);
-                        finishIoend(io);
-                    }
-                    batch.clear();
-                    // The transactions of this batch (unwritten -> written) are committed together.
-                    ctx.commit(false);
-                } finally {
-                    LockOrder.WRITEBACK.release();
-                }
-                lastCommit = System.nanoTime();
-                if (poison) {
+                if (completeBatch(batch)) {
                     return;
                 }
             } catch (InterruptedException e) {
@@ -372,6 +356,44 @@ public final class Writeback implements AutoCloseable {
                 System.err.println("iomapfs: I/O completion: " + e);
                 e.printStackTrace();
             }
+        }
+    }
+
+    /** Ends a batch of ioends and commits their transactions; returns whether it held the stop marker. */
+    private boolean completeBatch(List<Ioend> batch) {
+        boolean poison = false;
+        // The ioends queued behind this batch end only after its commit: the whole batch is the
+        // writeback-ending context that waiters for writeback depend on.
+        LockOrder.WRITEBACK.acquire();
+        try {
+            for (Ioend io : batch) {
+                if (io.inode == null) {
+                    poison = true;
+                    continue;
+                }
+                ops.endIo(io);
+                ctx.hooks.fire(HookPoint.IOEND_CONVERTED, io.inode, io.fileOffset);
+                finishIoend(io);
+            }
+            batch.clear();
+            // The transactions of this batch (unwritten -> written) are committed together.
+            ctx.commit(false);
+        } finally {
+            LockOrder.WRITEBACK.release();
+        }
+        lastCommit = System.nanoTime();
+        return poison;
+    }
+
+    /** Whether ioends wait for the completion worker (the explorer runs them with {@link #completeQueued}). */
+    public boolean hasQueuedCompletions() { return !completions.isEmpty(); }
+
+    /** Runs the queued completions as one batch in the calling thread, as the worker would (the explorer's). */
+    public void completeQueued() {
+        List<Ioend> batch = new ArrayList<>();
+        completions.drainTo(batch);
+        if (!batch.isEmpty()) {
+            completeBatch(batch);
         }
     }
 

@@ -20,6 +20,7 @@ import java.io.PrintWriter;
         StatsCommand.class,
         FsckCommand.class,
         FloorCommand.class,
+        ExploreCommand.class,
     })
 public final class Main implements Runnable {
     @CommandLine.Spec
