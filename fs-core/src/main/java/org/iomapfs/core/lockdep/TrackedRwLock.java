@@ -54,37 +54,34 @@ public class TrackedRwLock extends ReentrantReadWriteLock {
         void lock() throws InterruptedException;
     }
 
+    /** After either side's unlock: the class is no longer held, and the explorer may switch threads here. */
+    private void released() {
+        cls.release();
+        if (Sched.ON) {
+            Sched.released(cls.name);
+        }
+    }
+
+    /*
+     * The two sides differ only in their base class and in when the explorer sees them free. The short overrides
+     * are one line each, so the class's rules (record before blocking, a trylock records only success, release
+     * after unlock) are written once above, not twice below.
+     */
     private final class Read extends ReadLock {
         Read(ReentrantReadWriteLock lock) { super(lock); }
 
         @Override
         public void lock() {
             cls.acquire();
-            if (Sched.ON && Sched.acquire(cls.name, super::tryLock, () -> !isWriteLocked())) {
-                return;
-            }
-            super.lock();
-        }
-
-        @Override
-        public void lockInterruptibly() throws InterruptedException { TrackedRwLock.this.lockInterruptibly(super::lockInterruptibly); }
-
-        @Override
-        public boolean tryLock() { return tried(super.tryLock()); }
-
-        @Override
-        public boolean tryLock(long timeout, TimeUnit unit) throws InterruptedException {
-            return tried(super.tryLock(timeout, unit));
-        }
-
-        @Override
-        public void unlock() {
-            super.unlock();
-            cls.release();
-            if (Sched.ON) {
-                Sched.released(cls.name);
+            if (!Sched.ON || !Sched.acquire(cls.name, super::tryLock, () -> !isWriteLocked())) {
+                super.lock();
             }
         }
+
+        @Override public void lockInterruptibly() throws InterruptedException { TrackedRwLock.this.lockInterruptibly(super::lockInterruptibly); }
+        @Override public boolean tryLock() { return tried(super.tryLock()); }
+        @Override public boolean tryLock(long t, TimeUnit u) throws InterruptedException { return tried(super.tryLock(t, u)); }
+        @Override public void unlock() { super.unlock(); released(); }
     }
 
     private final class Write extends WriteLock {
@@ -93,30 +90,14 @@ public class TrackedRwLock extends ReentrantReadWriteLock {
         @Override
         public void lock() {
             cls.acquire();
-            if (Sched.ON && Sched.acquire(cls.name, super::tryLock, () -> !isWriteLocked() && getReadLockCount() == 0)) {
-                return;
-            }
-            super.lock();
-        }
-
-        @Override
-        public void lockInterruptibly() throws InterruptedException { TrackedRwLock.this.lockInterruptibly(super::lockInterruptibly); }
-
-        @Override
-        public boolean tryLock() { return tried(super.tryLock()); }
-
-        @Override
-        public boolean tryLock(long timeout, TimeUnit unit) throws InterruptedException {
-            return tried(super.tryLock(timeout, unit));
-        }
-
-        @Override
-        public void unlock() {
-            super.unlock();
-            cls.release();
-            if (Sched.ON) {
-                Sched.released(cls.name);
+            if (!Sched.ON || !Sched.acquire(cls.name, super::tryLock, () -> !isWriteLocked() && getReadLockCount() == 0)) {
+                super.lock();
             }
         }
+
+        @Override public void lockInterruptibly() throws InterruptedException { TrackedRwLock.this.lockInterruptibly(super::lockInterruptibly); }
+        @Override public boolean tryLock() { return tried(super.tryLock()); }
+        @Override public boolean tryLock(long t, TimeUnit u) throws InterruptedException { return tried(super.tryLock(t, u)); }
+        @Override public void unlock() { super.unlock(); released(); }
     }
 }
