@@ -110,6 +110,7 @@ public final class Execution {
             Sched.opening = null;
         }
         try {
+            long freeBefore = fs.statfs().freeBlocks();
             long fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
             long dfh = fs.open("/f", OpenFlags.O_RDWR | OpenFlags.O_DIRECT);
             Inode in = fs.inodeOf(fh);
@@ -141,11 +142,22 @@ public final class Execution {
             }
             fs.context().trace.clear();
             Run run = new Run(strategy, 200_000);
+            // A scenario that unlinks the file gives each thread handles of its own and drops the explorer's, so
+            // the last close (iput_final -> evict) happens in a thread, racing with whatever else is in flight.
+            boolean unlinks = sc.threads().stream().flatMap(List::stream).anyMatch(op -> op.kind().equals("unlink"));
+            List<Target> own = new ArrayList<>();
+            if (unlinks) {
+                for (int i = 0; i < sc.threads().size(); i++) {
+                    own.add(new Target(fs, fs.open("/f", OpenFlags.O_RDWR), fs.open("/f", OpenFlags.O_RDWR | OpenFlags.O_DIRECT), in));
+                }
+                fs.release(fh);
+                fs.release(dfh);
+            }
             List<List<Done>> done = new ArrayList<>();
             for (int i = 0; i < sc.threads().size(); i++) {
                 List<Done> d = new ArrayList<>();
                 done.add(d);
-                addThread(run, sc.threadNames().get(i), sc.threads().get(i), files, d);
+                addThread(run, sc.threadNames().get(i), sc.threads().get(i), unlinks ? own.get(i) : files, d);
             }
             addCompletion(run, fs.writeback(), sc.threads().size());
             List<String> names = new ArrayList<>(sc.threadNames());
@@ -162,7 +174,21 @@ public final class Execution {
                     : failure.startsWith("hang") ? "hang" : failure.startsWith("step") ? "livelock" : "exception";
             long hash = 0;
             String bugLines = bugLines(fs.context().trace);
-            if (failure == null) {
+            if (failure == null && unlinks) {
+                // the invariant of an unlinked file: once its last handle is closed, the inode and its blocks are gone
+                settle(fs, in);
+                for (Target t : own) {
+                    closeQuietly(t);
+                }
+                fs.writeback().completeQueued();
+                long free = fs.statfs().freeBlocks();
+                hash = free;
+                if (!in.isFreeing() || free != freeBefore) {
+                    failure = "leak: after unlink and the last close the inode is " + (in.isFreeing() ? "freed" : "still live")
+                            + ", free blocks " + free + " (want " + freeBefore + ")";
+                    kind = "leak";
+                }
+            } else if (failure == null) {
                 // the invariant's sync and cache drop
                 settle(fs, in);
                 fs.context().cache.dropClean();
@@ -262,6 +288,19 @@ public final class Execution {
                 wb.completeQueued();
             }
         });
+    }
+
+    /** Closes a thread's handles if its scenario did not (a handle closed already gives EBADF). */
+    private static void closeQuietly(Target t) {
+        for (long h : new long[] {t.fh, t.dfh}) {
+            try {
+                t.fs.release(h);
+            } catch (FsException e) {
+                if (e.errno() != Errno.EBADF) {
+                    throw e;
+                }
+            }
+        }
     }
 
     /** The open file every operation works on: a buffered handle and an O_DIRECT one. */
@@ -400,6 +439,15 @@ public final class Execution {
             }
             case "fallocate" -> {
                 fs.fallocate(f.fh, op.arg() == 1 ? Falloc.KEEP_SIZE : 0, op.off(), op.len());
+                yield 0;
+            }
+            case "unlink" -> {
+                fs.unlink("/f");
+                yield 0;
+            }
+            case "close" -> {
+                fs.release(f.fh);
+                fs.release(f.dfh);
                 yield 0;
             }
             default -> throw new IllegalArgumentException("unknown operation " + op.kind());

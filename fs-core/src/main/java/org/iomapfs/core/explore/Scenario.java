@@ -157,7 +157,7 @@ public record Scenario(String name, String bug, long cacheBytes, int blockSize, 
             case "truncate" -> new Op(k, parse(w[1]), 0, 0, null, line);
             case "reclaim" -> new Op(k, 0, 0, parse(w[1]), null, line);
             case "fsync" -> new Op(k, 0, 0, w.length > 1 && w[1].equals("eio") ? 1 : 0, null, line);
-            case "sync", "drop_caches" -> new Op(k, 0, 0, 0, null, line);
+            case "sync", "drop_caches", "unlink", "close" -> new Op(k, 0, 0, 0, null, line);
             default -> throw new IllegalArgumentException("unknown operation " + k);
         };
     }
