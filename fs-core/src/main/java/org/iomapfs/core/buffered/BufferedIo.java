@@ -204,8 +204,21 @@ public final class BufferedIo {
 
     /** iomap_file_buffered_write: one pass of the iomap iterator over [pos, pos + len). */
     long fileBufferedWrite(Inode inode, long pos, IovIter src, int srcOff, long len, IomapOps ops, boolean nofault) {
-        IomapIter iter = new IomapIter(inode, pos, len, IomapOps.WRITE, ops, ctx.metrics);
-        return iter.run(it -> writeIter(it, src, srcOff + (int) (it.pos - pos), nofault));
+        IomapIter iter = IomapIter.acquire(inode, pos, len, IomapOps.WRITE, ops, ctx.metrics);
+        try {
+            while (iter.iterate()) {
+                try {
+                    iter.processed = writeIter(iter, src, srcOff + (int) (iter.pos - pos), nofault);
+                } catch (FsException e) {
+                    iter.fail(e);
+                }
+            }
+            return iter.pos - pos;
+        } catch (FsException e) {
+            return iter.finish(pos, e);
+        } finally {
+            iter.release();
+        }
     }
 
     /** iomap_write_iter: copies into one folio at a time under one mapping. */
@@ -525,17 +538,28 @@ public final class BufferedIo {
         }
         try {
             ctx.trace.emit(Trace.Event.MKWRITE, inode.ino, folio.pos(), len, folio.isUptodate() ? "" : "!uptodate");
-            IomapIter iter = new IomapIter(inode, folio.pos(), len, IomapOps.WRITE | IomapOps.FAULT, ops, ctx.metrics);
-            iter.run(it -> {
-                long done = folioMkwriteIter(it, folio);
-                if (store != null) {
-                    long stored = store.apply(it, folio);
-                    if (stored < done) {
-                        it.reportWritten(stored);
+            IomapIter iter = IomapIter.acquire(inode, folio.pos(), len, IomapOps.WRITE | IomapOps.FAULT, ops, ctx.metrics);
+            long start = iter.pos;
+            try {
+                while (iter.iterate()) {
+                    try {
+                        long done = folioMkwriteIter(iter, folio);
+                        if (store != null) {
+                            long stored = store.apply(iter, folio);
+                            if (stored < done) {
+                                iter.reportWritten(stored);
+                            }
+                        }
+                        iter.processed = done;
+                    } catch (FsException e) {
+                        iter.fail(e);
                     }
                 }
-                return done;
-            });
+            } catch (FsException e) {
+                iter.finish(start, e);
+            } finally {
+                iter.release();
+            }
         } catch (RuntimeException e) {
             folio.unlock();
             throw e;
