@@ -202,11 +202,27 @@ public final class XfsIomapOps {
         }
     }
 
-    /** xfs_direct_write_iomap_begin: holes and delalloc get unwritten blocks (xfs_iomap_write_direct), IOMAP_F_NEW. */
+    /**
+     * xfs_direct_write_iomap_begin: holes and delalloc get unwritten blocks (xfs_iomap_write_direct), IOMAP_F_NEW.
+     * The extent lookup takes the ILOCK shared, as xfs_ilock_for_iomap does (XFS_ILOCK_SHARED unless the extent
+     * list must be read in or the inode is reflinked): over written or unwritten extents concurrent direct writes
+     * then map in parallel. Only allocation (allocate_blocks: xfs_iunlock, then xfs_iomap_write_direct, which takes
+     * XFS_ILOCK_EXCL in its transaction) takes it exclusive, and looks again, since the extent may have changed
+     * between the two.
+     */
     Iomap directWriteBegin(Inode inode, long pos, long length, int flags) {
         ExtentMap fork = inode.dataFork;
         long sb = inode.block(pos);
         long eb = inode.blockUp(pos + length);
+        fork.ilock.readLock().lock();
+        try {
+            Extent e = fork.find(sb);
+            if (e != null && e.type() != ExtentType.DELALLOC) {
+                return toIomap(inode, e, 0, fork.seq());
+            }
+        } finally {
+            fork.ilock.readLock().unlock();
+        }
         return ctx.retryAfterBusyFlush(() -> {
             fork.ilock.writeLock().lock();
             try {
