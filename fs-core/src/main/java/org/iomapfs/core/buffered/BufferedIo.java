@@ -100,9 +100,14 @@ public final class BufferedIo {
         }
     }
 
-    /** page_cache_ra_unbounded: adds and reads the missing folios of [idx, idx + n) below EOF. */
+    /**
+     * page_cache_ra_unbounded: adds the missing folios of [idx, idx + n) below EOF (from idx, or idx + 1 when idx
+     * is cached, up to the next cached folio) and reads them as one batch (iomap_readahead).
+     */
     void readahead(Inode inode, long idx, int n, IomapOps readOps) {
         long lastIdx = Math.max(idx, (inode.size() - 1) / Folio.SIZE);
+        Folio[] batch = new Folio[n];
+        int count = 0;
         for (long i = idx; i < idx + n && i <= lastIdx; i++) {
             Folio f = inode.mapping.addLockedIfAbsent(i);
             if (f == null) {
@@ -111,12 +116,88 @@ public final class BufferedIo {
                 }
                 break;
             }
-            try {
-                readFolio(inode, f, readOps);
-            } finally {
-                f.unlock();
+            batch[count++] = f;
+        }
+        if (count == 0) {
+            return;
+        }
+        try {
+            readFolios(inode, batch, count, readOps);
+        } finally {
+            for (int i = 0; i < count; i++) {
+                batch[i].unlock();
             }
         }
+    }
+
+    /** The staging buffer of a readahead run that spans folios (one per reading thread, never shared). */
+    private static final ThreadLocal<byte[]> RA_STAGING = new ThreadLocal<>();
+
+    /**
+     * iomap_readahead over locked, contiguous folios {@code batch[0..count)}: one mapping walk over the whole
+     * range, and one read of the image per run of blocks that are contiguous in the file and on the image (as
+     * iomap_readpage_iter adds contiguous blocks to one bio), instead of one read per block or folio. Blocks
+     * that hold no data are zeroed.
+     */
+    void readFolios(Inode inode, Folio[] batch, int count, IomapOps readOps) {
+        int bs = inode.blockSize;
+        for (int i = 0; i < count; i++) {
+            batch[i].attachState(bs);
+        }
+        long start = batch[0].pos();
+        IomapIter iter = new IomapIter(inode, start, (long) count * Folio.SIZE, 0, readOps, ctx.metrics);
+        iter.run(it -> readIter(it, batch, start));
+    }
+
+    private long readIter(IomapIter it, Folio[] batch, long start) {
+        int bs = it.inode.blockSize;
+        long pos = it.pos;
+        long end = pos + it.length();
+        while (pos < end) {
+            Folio f = batch[(int) ((pos - start) / Folio.SIZE)];
+            int off = (int) (pos - f.pos());
+            if (f.blockUptodate(off / bs)) {
+                pos += bs;
+                continue;
+            }
+            if (blockNeedsZeroing(it, pos)) {
+                Arrays.fill(f.data(), off, off + bs, (byte) 0);
+                f.setRangeUptodate(off, bs, bs);
+                pos += bs;
+                continue;
+            }
+            // a run of blocks to read: one mapping is contiguous on the image
+            long runEnd = pos + bs;
+            while (runEnd < end) {
+                Folio g = batch[(int) ((runEnd - start) / Folio.SIZE)];
+                if (g.blockUptodate((int) (runEnd - g.pos()) / bs) || blockNeedsZeroing(it, runEnd)) {
+                    break;
+                }
+                runEnd += bs;
+            }
+            int runLen = (int) (runEnd - pos);
+            if (off + runLen <= Folio.SIZE) {
+                ctx.dev.read(it.iomap.addrOf(pos), f.data(), off, runLen);
+                f.setRangeUptodate(off, runLen, bs);
+            } else {
+                byte[] staging = RA_STAGING.get();
+                if (staging == null || staging.length < runLen) {
+                    staging = new byte[Math.max(runLen, ctx.config.readaheadFolios() * Folio.SIZE)];
+                    RA_STAGING.set(staging);
+                }
+                ctx.dev.read(it.iomap.addrOf(pos), staging, 0, runLen);
+                for (long p = pos; p < runEnd; ) {
+                    Folio g = batch[(int) ((p - start) / Folio.SIZE)];
+                    int goff = (int) (p - g.pos());
+                    int n = (int) Math.min(Folio.SIZE - goff, runEnd - p);
+                    System.arraycopy(staging, (int) (p - pos), g.data(), goff, n);
+                    g.setRangeUptodate(goff, n, bs);
+                    p += n;
+                }
+            }
+            pos = runEnd;
+        }
+        return it.length();
     }
 
     /**
@@ -204,8 +285,21 @@ public final class BufferedIo {
 
     /** iomap_file_buffered_write: one pass of the iomap iterator over [pos, pos + len). */
     long fileBufferedWrite(Inode inode, long pos, IovIter src, int srcOff, long len, IomapOps ops, boolean nofault) {
-        IomapIter iter = new IomapIter(inode, pos, len, IomapOps.WRITE, ops, ctx.metrics);
-        return iter.run(it -> writeIter(it, src, srcOff + (int) (it.pos - pos), nofault));
+        IomapIter iter = IomapIter.acquire(inode, pos, len, IomapOps.WRITE, ops, ctx.metrics);
+        try {
+            while (iter.iterate()) {
+                try {
+                    iter.processed = writeIter(iter, src, srcOff + (int) (iter.pos - pos), nofault);
+                } catch (FsException e) {
+                    iter.fail(e);
+                }
+            }
+            return iter.pos - pos;
+        } catch (FsException e) {
+            return iter.finish(pos, e);
+        } finally {
+            iter.release();
+        }
     }
 
     /** iomap_write_iter: copies into one folio at a time under one mapping. */
@@ -525,17 +619,28 @@ public final class BufferedIo {
         }
         try {
             ctx.trace.emit(Trace.Event.MKWRITE, inode.ino, folio.pos(), len, folio.isUptodate() ? "" : "!uptodate");
-            IomapIter iter = new IomapIter(inode, folio.pos(), len, IomapOps.WRITE | IomapOps.FAULT, ops, ctx.metrics);
-            iter.run(it -> {
-                long done = folioMkwriteIter(it, folio);
-                if (store != null) {
-                    long stored = store.apply(it, folio);
-                    if (stored < done) {
-                        it.reportWritten(stored);
+            IomapIter iter = IomapIter.acquire(inode, folio.pos(), len, IomapOps.WRITE | IomapOps.FAULT, ops, ctx.metrics);
+            long start = iter.pos;
+            try {
+                while (iter.iterate()) {
+                    try {
+                        long done = folioMkwriteIter(iter, folio);
+                        if (store != null) {
+                            long stored = store.apply(iter, folio);
+                            if (stored < done) {
+                                iter.reportWritten(stored);
+                            }
+                        }
+                        iter.processed = done;
+                    } catch (FsException e) {
+                        iter.fail(e);
                     }
                 }
-                return done;
-            });
+            } catch (FsException e) {
+                iter.finish(start, e);
+            } finally {
+                iter.release();
+            }
         } catch (RuntimeException e) {
             folio.unlock();
             throw e;

@@ -26,6 +26,14 @@ public final class ExtentMap {
     public final TrackedRwLock ilock = new TrackedRwLock(LockOrder.ILOCK);
     private final TreeMap<Long, Extent> map = new TreeMap<>();
     private volatile long seq;
+    /**
+     * The extent the last {@link #find} returned and the sequence it was found at (published by the volatile
+     * write of {@link #foundSeq}): a lookup at the same sequence inside it needs no tree walk, which would box
+     * the key and copy an entry. The sequence changes only under the ILOCK exclusive, so every pair written
+     * at one sequence describes the map as it is.
+     */
+    private Extent found;
+    private volatile long foundSeq = -1;
     private long delallocBlocks;
     private long realBlocks;
 
@@ -64,8 +72,20 @@ public final class ExtentMap {
     /** The extent containing {@code block}, or null for a hole. */
     public Extent find(long block) {
         checkRead();
+        long s = seq;
+        if (foundSeq == s) {
+            Extent c = found;
+            if (c != null && c.contains(block)) {
+                return c;
+            }
+        }
         Map.Entry<Long, Extent> e = map.floorEntry(block);
-        return e != null && e.getValue().contains(block) ? e.getValue() : null;
+        Extent hit = e != null && e.getValue().contains(block) ? e.getValue() : null;
+        if (hit != null) {
+            found = hit;
+            foundSeq = s;
+        }
+        return hit;
     }
 
     /** Start of the next extent at or after {@code block}, or Long.MAX_VALUE: where a hole at block ends. */

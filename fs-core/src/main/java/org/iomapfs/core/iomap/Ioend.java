@@ -9,7 +9,10 @@ import java.util.List;
 /**
  * struct iomap_ioend: a run of blocks contiguous in the file and on the image, with the same extent state,
  * written with one I/O. The data is copied out of the folios while each is locked, so later stores into a
- * folio under writeback dirty it again instead of tearing this I/O.
+ * folio under writeback dirty it again instead of tearing this I/O. It is copied into a slice of the writeback
+ * pass's staging buffer (one of {@code MAX_IOEND_BYTES} plus a folio, reused from pass to pass), so an ioend
+ * allocates no data array of its own; the buffer is free again once the pass has written its ioends, since
+ * the data is written at submission and completion needs only the folios.
  */
 public final class Ioend {
     /** The most bytes one ioend carries, and what a writeback pass gathers before it submits. */
@@ -20,18 +23,22 @@ public final class Ioend {
     public final long addr;
     public final boolean unwritten;
     public final long submitNanos;
-    private byte[] data;
+    private final byte[] buf;
+    /** Where this ioend's data starts in {@link #data()}. */
+    public final int bufOffset;
     public int length;
     /** One entry per block added; a folio appears once per block. */
     public final List<Folio> blocks = new ArrayList<>();
     public boolean error;
 
-    public Ioend(Inode inode, long fileOffset, long addr, boolean unwritten) {
+    /** An ioend whose data goes to {@code buf} from {@code bufOffset} on; the caller guarantees the room. */
+    public Ioend(Inode inode, long fileOffset, long addr, boolean unwritten, byte[] buf, int bufOffset) {
         this.inode = inode;
         this.fileOffset = fileOffset;
         this.addr = addr;
         this.unwritten = unwritten;
-        this.data = new byte[Folio.SIZE];
+        this.buf = buf;
+        this.bufOffset = bufOffset;
         this.submitNanos = System.nanoTime();
     }
 
@@ -42,13 +49,11 @@ public final class Ioend {
     }
 
     public void add(Folio folio, int offInFolio, int len) {
-        if (length + len > data.length) {
-            data = java.util.Arrays.copyOf(data, Math.max(data.length * 2, length + len));
-        }
-        System.arraycopy(folio.data(), offInFolio, data, length, len);
+        System.arraycopy(folio.data(), offInFolio, buf, bufOffset + length, len);
         length += len;
         blocks.add(folio);
     }
 
-    public byte[] data() { return data; }
+    /** The buffer holding the data, from {@link #bufOffset} for {@link #length} bytes. */
+    public byte[] data() { return buf; }
 }

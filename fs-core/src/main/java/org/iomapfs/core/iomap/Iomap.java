@@ -5,7 +5,7 @@ package org.iomapfs.core.iomap;
  * when the mapping was made (xfs_iomap_inode_sequence). {@code flags} is mutable only for
  * {@link #F_STALE}, which the write path sets when {@code ->iomap_valid} fails.
  */
-public final class Iomap {
+public final class Iomap implements org.iomapfs.core.trace.Trace.Described {
     /** IOMAP_NULL_ADDR. */
     public static final long NULL_ADDR = -1;
     /** IOMAP_F_NEW: blocks allocated or reserved by this very mapping call. */
@@ -45,6 +45,12 @@ public final class Iomap {
     @Override
     public String toString() {
         return describe(flags);
+    }
+
+    /** The trace's view: this mapping with the flags it had when the event was recorded. */
+    @Override
+    public String describe(long flagsThen) {
+        return describe((int) flagsThen);
     }
 
     /** This mapping as it was when its flags were {@code flagsThen} (the trace snapshots them). */

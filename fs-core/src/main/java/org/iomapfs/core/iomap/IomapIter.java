@@ -10,10 +10,14 @@ import org.iomapfs.core.metrics.EngineMetrics;
  * unless the mapping was marked STALE, in which case the rest of the range is mapped again.
  */
 public final class IomapIter {
-    public final Inode inode;
-    public final int flags;
-    private final IomapOps ops;
-    private final EngineMetrics metrics;
+    /** Set once per walk (by the constructor or {@link #acquire}); read-only for the actors. */
+    public Inode inode;
+    public int flags;
+    private IomapOps ops;
+    private EngineMetrics metrics;
+    /** This thread's reusable iterator is in a walk (a nested walk, e.g. a fault during a write's copy, gets its own). */
+    private boolean inUse;
+    private static final ThreadLocal<IomapIter> PER_THREAD = new ThreadLocal<>();
     public long pos;
     public long len;
     public Iomap iomap;
@@ -38,6 +42,43 @@ public final class IomapIter {
         this.flags = flags;
         this.ops = ops;
         this.metrics = metrics;
+    }
+
+    /**
+     * An iterator for one walk, reusing this thread's (a hot path then allocates none per call; struct iomap_iter
+     * lives on the kernel's stack); hand it back with {@link #release} when the walk is over.
+     */
+    public static IomapIter acquire(Inode inode, long pos, long len, int flags, IomapOps ops, EngineMetrics metrics) {
+        IomapIter it = PER_THREAD.get();
+        if (it == null) {
+            it = new IomapIter(inode, pos, len, flags, ops, metrics);
+            PER_THREAD.set(it);
+        } else if (it.inUse) {
+            return new IomapIter(inode, pos, len, flags, ops, metrics);
+        } else {
+            it.inode = inode;
+            it.pos = pos;
+            it.len = len;
+            it.flags = flags;
+            it.ops = ops;
+            it.metrics = metrics;
+            it.iomap = null;
+            it.processed = 0;
+            it.written = -1;
+            it.failure = null;
+            it.usingStaleMap = false;
+        }
+        it.inUse = true;
+        return it;
+    }
+
+    /** Ends a walk begun with {@link #acquire}: the iterator keeps no reference to the inode or its mapping. */
+    public void release() {
+        inUse = false;
+        inode = null;
+        iomap = null;
+        ops = null;
+        failure = null;
     }
 
     public IomapOps ops() { return ops; }
@@ -67,17 +108,37 @@ public final class IomapIter {
                 try {
                     processed = actor.apply(this);
                 } catch (FsException e) {
-                    processed = -1;
-                    failure = e;
+                    fail(e);
                 }
             }
         } catch (FsException e) {
-            if (pos > start) {
-                return pos - start;
-            }
-            throw e;
+            return finish(start, e);
         }
         return pos - start;
+    }
+
+    /**
+     * The loop form of {@link #run}, as the kernel's callers write it ({@code while ((ret = iomap_iter(&iter,
+     * ops)) > 0) iter.processed = actor(&iter);}), for hot paths whose actor needs arguments a lambda would
+     * capture anew on every call: the caller sets {@link #processed}, or {@link #fail}s the step, and ends with
+     * {@link #finish} when {@code next} throws.
+     */
+    public boolean iterate() {
+        return next();
+    }
+
+    /** The current step failed with {@code e}: thrown by the next {@link #iterate} after ->iomap_end. */
+    public void fail(FsException e) {
+        processed = -1;
+        failure = e;
+    }
+
+    /** What {@link #run} returns when the walk that began at {@code start} ended with {@code e}. */
+    public long finish(long start, FsException e) {
+        if (pos > start) {
+            return pos - start;
+        }
+        throw e;
     }
 
     private boolean next() {

@@ -3,8 +3,6 @@ package org.iomapfs.core.pagecache;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ConcurrentSkipListMap;
-import java.util.concurrent.ConcurrentSkipListSet;
 
 /**
  * The page cache of one inode ({@code struct address_space}): folios by index, the dirty tag, and the
@@ -15,10 +13,10 @@ public final class AddressSpace {
     public final long ino;
     public final int blockSize;
     private final PageCache cache;
-    private final ConcurrentSkipListMap<Long, Folio> pages = new ConcurrentSkipListMap<>();
-    private final ConcurrentSkipListSet<Long> dirtyTag = new ConcurrentSkipListSet<>();
+    private final FolioTable pages = new FolioTable();
+    private final TagBitmap dirtyTag = new TagBitmap();
     // PAGECACHE_TAG_WRITEBACK: what fsync and truncate wait on, without walking every cached folio
-    private final ConcurrentSkipListSet<Long> writebackTag = new ConcurrentSkipListSet<>();
+    private final TagBitmap writebackTag = new TagBitmap();
     public final Errseq wbErr = new Errseq();
 
     public AddressSpace(long ino, int blockSize, PageCache cache) {
@@ -92,7 +90,7 @@ public final class AddressSpace {
             throw new IllegalStateException("delete of an unlocked folio " + f);
         }
         f.markRemoved();
-        dirtyTag.remove(f.index);
+        dirtyTag.clear(f.index);
         cache.removed(f, pages.remove(f.index, f));
     }
 
@@ -100,7 +98,7 @@ public final class AddressSpace {
     public void dirtyFolio(Folio f) {
         if (f.testSetDirty()) {
             cache.metrics().dirtyFolios.incrementAndGet();
-            dirtyTag.add(f.index);
+            dirtyTag.set(f.index);
             cache.dirtySpaces.add(this);
             cache.dirtied();
         }
@@ -125,13 +123,13 @@ public final class AddressSpace {
     /** Drops the dirty tag of a locked folio that is clean (writeback skipped it or found nothing to write). */
     public void clearTagIfClean(Folio f) {
         if (!f.isDirty()) {
-            dirtyTag.remove(f.index);
+            dirtyTag.clear(f.index);
         }
     }
 
     /** __folio_start_writeback: sets writeback and, if the folio is clean, clears its dirty tag. Folio locked. */
     public void startWriteback(Folio f) {
-        writebackTag.add(f.index);
+        writebackTag.set(f.index);
         f.startWriteback();
         cache.metrics().writebackFolios.incrementAndGet();
         clearTagIfClean(f);
@@ -140,14 +138,23 @@ public final class AddressSpace {
     /** folio_end_writeback: may be called from any thread, without the folio lock. */
     public void endWriteback(Folio f) {
         // the I/O and its completion work are done; untag first so the tag never lags a new writeback
-        writebackTag.remove(f.index);
+        writebackTag.clear(f.index);
         f.endWriteback();
         cache.metrics().writebackFolios.decrementAndGet();
     }
 
     /** Indices tagged dirty in [from, to], in order. */
     public List<Long> dirtyIndices(long from, long to) {
-        return new ArrayList<>(dirtyTag.subSet(from, true, to, true));
+        List<Long> out = new ArrayList<>();
+        for (long i = dirtyTag.next(from, to); i >= 0; i = i == to ? -1 : dirtyTag.next(i + 1, to)) {
+            out.add(i);
+        }
+        return out;
+    }
+
+    /** The first index tagged dirty in [from, to], or -1 (a walk of the tag that allocates nothing). */
+    public long nextDirty(long from, long to) {
+        return dirtyTag.next(from, to);
     }
 
     /** Drops this space from the flusher's list if nothing is dirty (re-checked to close the race with dirtying). */
@@ -162,14 +169,18 @@ public final class AddressSpace {
 
     /** Folios with index in [from, to], in order (a snapshot). */
     public List<Folio> folios(long from, long to) {
-        return new ArrayList<>(pages.subMap(from, true, to, true).values());
+        List<Folio> out = new ArrayList<>();
+        pages.collect(from, to, out);
+        return out;
     }
 
     public int size() { return pages.size(); }
 
     /** Waits for writeback on every folio overlapping [start, end] (filemap_fdatawait_range). */
     public void waitWriteback(long start, long end) {
-        for (long idx : new ArrayList<>(writebackTag.subSet(start / Folio.SIZE, true, end / Folio.SIZE, true))) {
+        long last = end / Folio.SIZE;
+        for (long idx = writebackTag.next(start / Folio.SIZE, last); idx >= 0;
+             idx = idx == last ? -1 : writebackTag.next(idx + 1, last)) {
             Folio f = pages.get(idx);
             if (f != null) {
                 f.waitWriteback();
@@ -266,8 +277,8 @@ public final class AddressSpace {
                 if (!seekData) {
                     return pos;
                 }
-                Long next = pages.ceilingKey(idx + 1);
-                if (next == null) {
+                long next = pages.next(idx + 1, Long.MAX_VALUE);
+                if (next < 0) {
                     return seekData ? -1 : pos;
                 }
                 pos = next * Folio.SIZE;

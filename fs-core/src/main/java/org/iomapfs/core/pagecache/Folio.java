@@ -153,7 +153,7 @@ public final class Folio {
     public synchronized void markUptodate() {
         uptodate = true;
         if (ifs != null) {
-            ifs.uptodate.set(0, ifs.nblocks);
+            ifs.uptodate = ifs.all;
         }
     }
 
@@ -161,7 +161,7 @@ public final class Folio {
     public synchronized void clearUptodate() {
         uptodate = false;
         if (ifs != null) {
-            ifs.uptodate.clear();
+            ifs.uptodate = 0;
         }
     }
 
@@ -172,10 +172,10 @@ public final class Folio {
             ifs = new FolioState(nblocks);
             // ifs_alloc: a folio already uptodate or dirty as a whole has every block so.
             if (uptodate) {
-                ifs.uptodate.set(0, nblocks);
+                ifs.uptodate = ifs.all;
             }
             if (dirty) {
-                ifs.dirty.set(0, nblocks);
+                ifs.dirty = ifs.all;
             }
         }
         return ifs;
@@ -200,14 +200,14 @@ public final class Folio {
         }
         int first = off / blockSize;
         int last = (off + len - 1) / blockSize;
-        ifs.uptodate.set(first, last + 1);
-        if (ifs.uptodate.cardinality() == ifs.nblocks) {
+        ifs.uptodate |= FolioState.range(first, last + 1);
+        if (ifs.uptodate == ifs.all) {
             uptodate = true;
         }
     }
 
     public synchronized boolean blockUptodate(int block) {
-        return uptodate || (ifs != null && ifs.uptodate.get(block));
+        return uptodate || (ifs != null && FolioState.test(ifs.uptodate, block));
     }
 
     /** iomap_set_range_dirty: per-block dirty bits (no-op without per-block state). */
@@ -217,18 +217,18 @@ public final class Folio {
         }
         int first = off / blockSize;
         int last = (off + len - 1) / blockSize;
-        ifs.dirty.set(first, last + 1);
+        ifs.dirty |= FolioState.range(first, last + 1);
     }
 
     public synchronized void clearRangeDirtyAll() {
         if (ifs != null) {
-            ifs.dirty.clear();
+            ifs.dirty = 0;
         }
     }
 
     /** Whether block {@code block} has to be written: per-block dirty bit, or the whole folio without state. */
     public synchronized boolean blockDirty(int block) {
-        return ifs == null || ifs.dirty.get(block);
+        return ifs == null || FolioState.test(ifs.dirty, block);
     }
 
     /** Sets the dirty flag; returns true if it was clean. Callers go through {@link AddressSpace#dirtyFolio}. */

@@ -135,11 +135,19 @@ public final class Writeback implements AutoCloseable {
     // ---------------------------------------------------------------------------------------------
     // submission
 
-    /** struct iomap_writepage_ctx: the mapping ->map_blocks cached, and the ioends built but not yet submitted. */
+    /**
+     * struct iomap_writepage_ctx: the mapping ->map_blocks cached, and the ioends built but not yet submitted,
+     * whose data share {@link #staging}: a pass submits once {@link #pendingBytes} reaches MAX_IOEND_BYTES and a
+     * folio adds at most Folio.SIZE, so the ioends of a pass never need more than the buffer holds.
+     */
     private static final class Wpc extends IomapWritepageCtx {
         final List<Ioend> ioends = new ArrayList<>();
-        long pendingBytes;
+        final byte[] staging = new byte[Ioend.MAX_IOEND_BYTES + Folio.SIZE];
+        int pendingBytes;
     }
+
+    /** Writeback contexts of finished passes, their staging buffers reused by the next (flusher and fsyncs). */
+    private final java.util.concurrent.ConcurrentLinkedDeque<Wpc> idleWpcs = new java.util.concurrent.ConcurrentLinkedDeque<>();
 
     /**
      * write_cache_pages + iomap_writepage_map over dirty folios of bytes [start, end]. With {@code sync}
@@ -158,9 +166,29 @@ public final class Writeback implements AutoCloseable {
 
     private void writepagesLocked(Inode inode, long start, long end, boolean sync) {
         AddressSpace mapping = inode.mapping;
-        Wpc wpc = new Wpc();
+        Wpc wpc = idleWpcs.pollFirst();
+        if (wpc == null) {
+            wpc = new Wpc();
+        }
+        wpc.map = null;
+        wpc.dataSeq = -1;
+        wpc.holeStart = wpc.holeEnd = -1;
+        try {
+            writepagesRange(wpc, inode, mapping, start, end, sync);
+        } finally {
+            // every ioend of the pass was written (submitAll) or the pass failed before building more: nothing
+            // reads the staging buffer any more
+            wpc.ioends.clear();
+            wpc.pendingBytes = 0;
+            idleWpcs.offerFirst(wpc);
+        }
+    }
+
+    private void writepagesRange(Wpc wpc, Inode inode, AddressSpace mapping, long start, long end, boolean sync) {
         long endIdx = end == Long.MAX_VALUE ? Long.MAX_VALUE : end / Folio.SIZE;
-        for (long idx : mapping.dirtyIndices(start / Folio.SIZE, endIdx)) {
+        // the dirty tag walked in index order as write_cache_pages does (filemap_get_folios_tag), with no snapshot
+        for (long idx = mapping.nextDirty(start / Folio.SIZE, endIdx); idx >= 0;
+             idx = idx == endIdx ? -1 : mapping.nextDirty(idx + 1, endIdx)) {
             if (!sync && inode.isFreeing()) {
                 // The kernel writes an inode back in chunks (writeback_chunk_size) and starts none on an
                 // I_FREEING one; evict() waits for the chunk in flight (inode_wait_for_writeback). Stopping here
@@ -249,8 +277,8 @@ public final class Writeback implements AutoCloseable {
             }
             ctx.hooks.fire(HookPoint.WB_MAPPED, inode, pos);
             Extent mapped = wpc.map;
-            long seq = wpc.dataSeq;
-            ctx.trace.emit(Trace.Event.WB_MAP, inode.ino, pos, bs, () -> mapped == null ? "hole" : mapped + " seq=" + seq);
+            ctx.trace.emit(Trace.Event.WB_MAP, inode.ino, pos, bs, mapped == null ? "hole" : mapped,
+                    mapped == null ? Trace.NO_AUX : wpc.dataSeq);
             if (wpc.map == null) {
                 continue;
             }
@@ -294,7 +322,7 @@ public final class Writeback implements AutoCloseable {
         boolean unwritten = e.type() == ExtentType.UNWRITTEN;
         Ioend cur = wpc.ioends.isEmpty() ? null : wpc.ioends.get(wpc.ioends.size() - 1);
         if (cur == null || !cur.continues(inode, pos, addr, unwritten)) {
-            cur = new Ioend(inode, pos, addr, unwritten);
+            cur = new Ioend(inode, pos, addr, unwritten, wpc.staging, wpc.pendingBytes);
             wpc.ioends.add(cur);
         }
         folio.writePendingInc();
@@ -318,12 +346,13 @@ public final class Writeback implements AutoCloseable {
     private void submit(Ioend io) {
         boolean deferred = ops.submit(io);
         try {
-            ctx.dev.write(io.addr, io.data(), 0, io.length);
+            ctx.dev.write(io.addr, io.data(), io.bufOffset, io.length);
         } catch (FsException e) {
             io.error = true;
         }
         ctx.hooks.fire(HookPoint.WB_SUBMITTED, io.inode, io.fileOffset);
-        ctx.trace.emit(Trace.Event.WB_SUBMIT, io.inode.ino, io.fileOffset, io.length, (io.unwritten ? "unwritten" : "written") + (io.error ? " EIO" : ""));
+        ctx.trace.emit(Trace.Event.WB_SUBMIT, io.inode.ino, io.fileOffset, io.length, 
+                io.unwritten ? (io.error ? "unwritten EIO" : "unwritten") : (io.error ? "written EIO" : "written"));
         if (!io.error && ctx.hooks.wbCompleteFails(io.inode, io.fileOffset)) {
             io.error = true;
         }
@@ -421,7 +450,7 @@ public final class Writeback implements AutoCloseable {
         wake();
         try {
             flusher.join(10_000);
-            completions.add(new Ioend(null, 0, 0, false));
+            completions.add(new Ioend(null, 0, 0, false, null, 0));
             completer.join(10_000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

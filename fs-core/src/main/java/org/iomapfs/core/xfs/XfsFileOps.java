@@ -40,9 +40,14 @@ public final class XfsFileOps {
 
     /** xfs_file_buffered_read: i_rwsem shared. */
     public int read(Inode inode, long pos, ByteBuffer dst) {
-        int n = read(inode, pos, IovIter.of(dst));
-        dst.position(dst.position() + n);
-        return n;
+        KvecIter iov = KvecIter.acquire(dst);
+        try {
+            int n = read(inode, pos, iov);
+            dst.position(dst.position() + n);
+            return n;
+        } finally {
+            iov.release();
+        }
     }
 
     public int read(Inode inode, long pos, IovIter dst) {
@@ -56,9 +61,14 @@ public final class XfsFileOps {
 
     /** xfs_file_buffered_write: i_rwsem exclusive, zero the gap past EOF (xfs_file_write_checks), write. */
     public long write(Inode inode, long pos, ByteBuffer src) {
-        long n = write(inode, pos, IovIter.of(src));
-        src.position(src.position() + (int) n);
-        return n;
+        KvecIter iov = KvecIter.acquire(src);
+        try {
+            long n = write(inode, pos, iov);
+            src.position(src.position() + (int) n);
+            return n;
+        } finally {
+            iov.release();
+        }
     }
 
     public long write(Inode inode, long pos, IovIter src) {
@@ -68,8 +78,14 @@ public final class XfsFileOps {
             if (pos > size) {
                 bio.zeroRange(inode, size, pos - size, ops.bufferedWrite);
             }
+            long sizeBefore = inode.size();
             long n = bio.write(inode, pos, src, ops.bufferedWrite);
-            persistSize(inode);
+            // A write that extends the file puts the new size in the metadata now; one that only changed the
+            // timestamps leaves them to the next commit, which persists every inode whose attributes changed
+            // (xfs_vn_update_time logs them in memory; nothing is durable before a commit either way).
+            if (inode.size() != sizeBefore) {
+                persistSize(inode);
+            }
             return n;
         } finally {
             inode.iRwsem.writeLock().unlock();
@@ -103,8 +119,8 @@ public final class XfsFileOps {
             int off = (int) (pos - idx * Folio.SIZE);
             int want = Math.min(Folio.SIZE - off, src.remaining());
             int n = (int) Math.max(0, Math.min(want, inode.size() - pos));
-            byte[] payload = new byte[n];
-            src.get(src.position(), payload, 0, n);
+            // the payload is read straight from the caller's buffer (its position moves only once it is stored)
+            int base = src.position();
             long at = pos;
             Folio folio = bio.pageMkwrite(inode, idx, faultOps, ops.read, (it, f) -> {
                 // the part of the payload inside this iteration's mapping
@@ -115,7 +131,7 @@ public final class XfsFileOps {
                 }
                 int len = (int) (to - from);
                 int got = Math.max(0, Math.min(len, ctx.hooks.copyInAllowed(inode, from, len)));
-                System.arraycopy(payload, (int) (from - at), f.data(), (int) (from - f.pos()), got);
+                src.get(base + (int) (from - at), f.data(), (int) (from - f.pos()), got);
                 return got < len ? from + got - it.pos : it.length();
             });
             if (folio == null) {
@@ -123,7 +139,7 @@ public final class XfsFileOps {
             }
             try {
                 ctx.hooks.fire(HookPoint.MKWRITE_DIRTIED, inode, pos);
-                System.arraycopy(payload, 0, folio.data(), off, n);
+                src.get(base, folio.data(), off, n);
                 src.position(src.position() + want);
                 total += want;
                 pos += want;

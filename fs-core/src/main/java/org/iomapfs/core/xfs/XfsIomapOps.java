@@ -1,5 +1,7 @@
 package org.iomapfs.core.xfs;
 
+import org.iomapfs.core.api.Errno;
+import org.iomapfs.core.api.FsException;
 import org.iomapfs.core.bugs.Bug;
 import org.iomapfs.core.block.Blocks;
 import org.iomapfs.core.buffered.BufferedIo;
@@ -45,8 +47,10 @@ public final class XfsIomapOps {
                 return bufferedWriteBegin(inode, pos, length, flags);
             }
 
+            private final End end = XfsIomapOps.this::bufferedWriteEnd;
+
             @Override
-            public End end() { return XfsIomapOps.this::bufferedWriteEnd; }
+            public End end() { return end; }
 
             @Override
             public boolean valid(Inode inode, Iomap iomap) { return iomapValid(inode, iomap); }
@@ -71,8 +75,7 @@ public final class XfsIomapOps {
 
     private Iomap toIomap(Inode inode, Extent e, int flags, long seq) {
         Iomap m = toIomap0(inode, e, flags, seq);
-        int flagsThen = m.flags;
-        ctx.trace.emit(Trace.Event.IOMAP_BEGIN, inode.ino, m.offset, m.length, () -> m.describe(flagsThen));
+        ctx.trace.emit(Trace.Event.IOMAP_BEGIN, inode.ino, m.offset, m.length, m, m.flags);
         return m;
     }
 
@@ -94,29 +97,41 @@ public final class XfsIomapOps {
 
     /** xfs_buffered_write_iomap_begin (no speculative preallocation, no COW fork). */
     Iomap bufferedWriteBegin(Inode inode, long pos, long length, int flags) {
+        // FsContext.retryAfterBusyFlush written out, so that a write does not capture a lambda: ENOSPC while
+        // freed blocks wait for a commit is retried once after committing
+        try {
+            return bufferedWriteBeginOnce(inode, pos, length, flags);
+        } catch (FsException e) {
+            if (e.errno() != Errno.ENOSPC || ctx.alloc.busyBlocks() == 0) {
+                throw e;
+            }
+        }
+        ctx.commit(false);
+        return bufferedWriteBeginOnce(inode, pos, length, flags);
+    }
+
+    private Iomap bufferedWriteBeginOnce(Inode inode, long pos, long length, int flags) {
         ExtentMap fork = inode.dataFork;
         long sb = inode.block(pos);
         long eb = inode.blockUp(pos + length);
-        return ctx.retryAfterBusyFlush(() -> {
-            fork.ilock.writeLock().lock();
-            try {
-                Extent e = fork.find(sb);
-                if (e != null) {
-                    return toIomap(inode, e, 0, fork.seq());
-                }
-                long end = Math.min(eb, fork.holeEnd(sb));
-                if ((flags & IomapOps.ZERO) != 0) {
-                    // We never need to allocate blocks for zeroing a hole.
-                    return hole(inode, sb, end, fork.seq());
-                }
-                long reserved = ctx.store.update(() -> fork.reserveDelalloc(sb, end));
-                ctx.metrics.delallocReservedBytes.increment((double) reserved * inode.blockSize);
-                Extent d = fork.find(sb);
-                return toIomap(inode, d.slice(sb, end), Iomap.F_NEW, fork.seq());
-            } finally {
-                fork.ilock.writeLock().unlock();
+        fork.ilock.writeLock().lock();
+        try {
+            Extent e = fork.find(sb);
+            if (e != null) {
+                return toIomap(inode, e, 0, fork.seq());
             }
-        });
+            long end = Math.min(eb, fork.holeEnd(sb));
+            if ((flags & IomapOps.ZERO) != 0) {
+                // We never need to allocate blocks for zeroing a hole.
+                return hole(inode, sb, end, fork.seq());
+            }
+            long reserved = ctx.store.update(() -> fork.reserveDelalloc(sb, end));
+            ctx.metrics.delallocReservedBytes.increment((double) reserved * inode.blockSize);
+            Extent d = fork.find(sb);
+            return toIomap(inode, d.slice(sb, end), Iomap.F_NEW, fork.seq());
+        } finally {
+            fork.ilock.writeLock().unlock();
+        }
     }
 
     /**
@@ -187,11 +202,27 @@ public final class XfsIomapOps {
         }
     }
 
-    /** xfs_direct_write_iomap_begin: holes and delalloc get unwritten blocks (xfs_iomap_write_direct), IOMAP_F_NEW. */
+    /**
+     * xfs_direct_write_iomap_begin: holes and delalloc get unwritten blocks (xfs_iomap_write_direct), IOMAP_F_NEW.
+     * The extent lookup takes the ILOCK shared, as xfs_ilock_for_iomap does (XFS_ILOCK_SHARED unless the extent
+     * list must be read in or the inode is reflinked): over written or unwritten extents concurrent direct writes
+     * then map in parallel. Only allocation (allocate_blocks: xfs_iunlock, then xfs_iomap_write_direct, which takes
+     * XFS_ILOCK_EXCL in its transaction) takes it exclusive, and looks again, since the extent may have changed
+     * between the two.
+     */
     Iomap directWriteBegin(Inode inode, long pos, long length, int flags) {
         ExtentMap fork = inode.dataFork;
         long sb = inode.block(pos);
         long eb = inode.blockUp(pos + length);
+        fork.ilock.readLock().lock();
+        try {
+            Extent e = fork.find(sb);
+            if (e != null && e.type() != ExtentType.DELALLOC) {
+                return toIomap(inode, e, 0, fork.seq());
+            }
+        } finally {
+            fork.ilock.readLock().unlock();
+        }
         return ctx.retryAfterBusyFlush(() -> {
             fork.ilock.writeLock().lock();
             try {

@@ -1,0 +1,136 @@
+package org.iomapfs.core.pagecache;
+
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+
+/**
+ * The folios of one mapping by index, as the kernel's {@code i_pages} xarray: slots in chunks of
+ * {@link #CHUNK} indices, read without a lock and changed with a compare-and-set, so a lookup neither boxes
+ * the index nor walks a skip list, and adding a folio (readahead adds one per index) allocates nothing once
+ * its chunk exists. Chunks for the first {@link #DIR_CHUNKS} (file offsets below 16 GiB) hang off a
+ * copy-on-grow directory; chunks beyond it, for sparse files with data far out, live in a sorted map.
+ */
+final class FolioTable {
+    static final int SHIFT = 6;
+    static final int CHUNK = 1 << SHIFT;
+    static final int DIR_CHUNKS = 1 << 16;
+
+    /** Chunks by chunk number below DIR_CHUNKS; replaced (never changed in place) when a chunk is added. */
+    private volatile AtomicReferenceArray<Folio>[] dir = newDir(0);
+    private final ConcurrentSkipListMap<Long, AtomicReferenceArray<Folio>> far = new ConcurrentSkipListMap<>();
+    private final AtomicInteger size = new AtomicInteger();
+
+    @SuppressWarnings("unchecked")
+    private static AtomicReferenceArray<Folio>[] newDir(int n) {
+        return (AtomicReferenceArray<Folio>[]) new AtomicReferenceArray<?>[n];
+    }
+
+    private AtomicReferenceArray<Folio> chunk(long c) {
+        if (c < DIR_CHUNKS) {
+            AtomicReferenceArray<Folio>[] d = dir;
+            return c < d.length ? d[(int) c] : null;
+        }
+        return far.get(c);
+    }
+
+    private synchronized AtomicReferenceArray<Folio> addChunk(long c) {
+        AtomicReferenceArray<Folio> w = chunk(c);
+        if (w != null) {
+            return w;
+        }
+        w = new AtomicReferenceArray<>(CHUNK);
+        if (c < DIR_CHUNKS) {
+            AtomicReferenceArray<Folio>[] d = dir;
+            AtomicReferenceArray<Folio>[] nd = java.util.Arrays.copyOf(d, Math.max(d.length, (int) c + 1));
+            nd[(int) c] = w;
+            dir = nd;
+        } else {
+            far.put(c, w);
+        }
+        return w;
+    }
+
+    Folio get(long idx) {
+        AtomicReferenceArray<Folio> w = chunk(idx >>> SHIFT);
+        return w == null ? null : w.get((int) (idx & (CHUNK - 1)));
+    }
+
+    /** Installs {@code f} at its index unless a folio is there; returns the folio that was there, or null. */
+    Folio putIfAbsent(long idx, Folio f) {
+        AtomicReferenceArray<Folio> w = chunk(idx >>> SHIFT);
+        if (w == null) {
+            w = addChunk(idx >>> SHIFT);
+        }
+        int i = (int) (idx & (CHUNK - 1));
+        while (true) {
+            if (w.compareAndSet(i, null, f)) {
+                size.incrementAndGet();
+                return null;
+            }
+            Folio cur = w.get(i);
+            if (cur != null) {
+                return cur;
+            }
+        }
+    }
+
+    /** Removes {@code f} from its index if it is still there; returns whether it was. */
+    boolean remove(long idx, Folio f) {
+        AtomicReferenceArray<Folio> w = chunk(idx >>> SHIFT);
+        if (w != null && w.compareAndSet((int) (idx & (CHUNK - 1)), f, null)) {
+            size.decrementAndGet();
+            return true;
+        }
+        return false;
+    }
+
+    int size() { return size.get(); }
+
+    /** The first index at or after {@code from} holding a folio, or -1 (up to {@code to} inclusive). */
+    long next(long from, long to) {
+        long c = from >>> SHIFT;
+        long lastChunk = to >>> SHIFT;
+        while (c <= lastChunk && from <= to) {
+            AtomicReferenceArray<Folio> w;
+            if (c < DIR_CHUNKS) {
+                AtomicReferenceArray<Folio>[] d = dir;
+                if (c >= d.length) {
+                    c = DIR_CHUNKS;
+                    continue;
+                }
+                w = d[(int) c];
+            } else {
+                Map.Entry<Long, AtomicReferenceArray<Folio>> e = far.ceilingEntry(c);
+                if (e == null || e.getKey() > lastChunk) {
+                    return -1;
+                }
+                c = e.getKey();
+                w = e.getValue();
+            }
+            if (w != null) {
+                long base = c << SHIFT;
+                for (int i = (int) (Math.max(from, base) - base); i < CHUNK && base + i <= to; i++) {
+                    if (w.get(i) != null) {
+                        return base + i;
+                    }
+                }
+            }
+            c++;
+            from = c << SHIFT;
+        }
+        return -1;
+    }
+
+    /** Appends the folios with index in [from, to] to {@code out}, in order. */
+    void collect(long from, long to, List<Folio> out) {
+        for (long i = next(from, to); i >= 0; i = i == to ? -1 : next(i + 1, to)) {
+            Folio f = get(i);
+            if (f != null) {
+                out.add(f);
+            }
+        }
+    }
+}
