@@ -78,7 +78,7 @@ final class EngineBuilder {
         XfsIomapOps ops = new XfsIomapOps(ctx, bio);
         XfsFileOps fops = new XfsFileOps(ctx, bio, ops, writeback);
         DirectIo dio = new DirectIo(ctx, writeback);
-        Namespace ns = new Namespace(store, inodes::get, inodes::instantiate, inodes::evict);
+        Namespace ns = new Namespace(store, inodes::get, inodes::instantiate, inodes::evict, ctx.hooks);
         // s_maxbytes: 16x the image, far past what it can hold yet still short of offset overflow
         FileTable files = new FileTable(sb.sizeBytes() * 16);
         return new Parts(dev, store, ctx, inodes, files, writeback, ops, fops, dio, ns);

@@ -28,5 +28,10 @@ public enum HookPoint {
     /** Direct I/O: the page cache range was flushed and invalidated, before the mapping is made. */
     DIO_INVALIDATED,
     /** Direct read into a mapping: the destination pages are pinned, before the I/O fills and redirties them. */
-    DIO_PAGES_PINNED
+    DIO_PAGES_PINNED,
+    /**
+     * Path lookup: a path missing from the dentry cache was walked and the namespace lock released, before the
+     * result is cached (fires with the inode found and the rename sequence the walk is tagged with as pos).
+     */
+    DCACHE_FILL
 }

@@ -5,6 +5,8 @@ import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.FileType;
 import org.iomapfs.core.api.FsException;
 import org.iomapfs.core.api.Vfs;
+import org.iomapfs.core.hooks.HookPoint;
+import org.iomapfs.core.hooks.Hooks;
 import org.iomapfs.core.inode.Inode;
 import org.iomapfs.core.store.InodeRecord;
 import org.iomapfs.core.store.MetaStore;
@@ -33,13 +35,16 @@ public final class Namespace {
     private final LongFunction<Inode> inodes;
     private final Function<InodeRecord, Inode> instantiate;
     private final java.util.function.Consumer<Inode> evict;
+    private final Hooks hooks;
+    private final DentryCache dcache = new DentryCache();
 
     public Namespace(MetaStore store, LongFunction<Inode> inodes, Function<InodeRecord, Inode> instantiate,
-                     java.util.function.Consumer<Inode> evict) {
+                     java.util.function.Consumer<Inode> evict, Hooks hooks) {
         this.store = store;
         this.inodes = inodes;
         this.instantiate = instantiate;
         this.evict = evict;
+        this.hooks = hooks;
     }
 
     private static List<String> split(String path) {
@@ -59,14 +64,27 @@ public final class Namespace {
         return parts;
     }
 
-    /** The inode at path (symlinks are not followed: FUSE resolves them in the kernel). */
+    /**
+     * The inode at path (symlinks are not followed: FUSE resolves them in the kernel): from the dentry cache
+     * without the namespace lock if it holds a valid entry, else walked under the lock and cached.
+     */
     public Inode resolve(String path) {
+        Inode cached = dcache.lookup(path);
+        if (cached != null) {
+            return cached;
+        }
+        Inode found;
+        long seq;
         lock.readLock().lock();
         try {
-            return walk(split(path), path);
+            seq = dcache.seq();
+            found = walk(split(path), path);
         } finally {
             lock.readLock().unlock();
         }
+        hooks.fire(HookPoint.DCACHE_FILL, found, seq);
+        dcache.add(path, found, seq);
+        return found;
     }
 
     private Inode walk(List<String> parts, String path) {
@@ -160,6 +178,7 @@ public final class Namespace {
         Inode gone;
         lock.writeLock().lock();
         try {
+            dcache.invalidate(); // removes or replaces a name (DentryCache's rule)
             Parent p = parent(path);
             Inode victim = child(p, path);
             if (victim.type == FileType.DIRECTORY) {
@@ -211,6 +230,7 @@ public final class Namespace {
         Inode gone;
         lock.writeLock().lock();
         try {
+            dcache.invalidate(); // removes or replaces a name (DentryCache's rule)
             Parent p = parent(path);
             Inode victim = child(p, path);
             if (victim.type != FileType.DIRECTORY) {
@@ -254,6 +274,7 @@ public final class Namespace {
         Inode gone;
         lock.writeLock().lock();
         try {
+            dcache.invalidate(); // removes or replaces a name (DentryCache's rule)
             Parent src = parent(from);
             Parent dst = parent(to);
             Long ino = src.dir.entries.get(src.name);

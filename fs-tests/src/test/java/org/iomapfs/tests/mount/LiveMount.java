@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Assumptions;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -132,10 +133,24 @@ public final class LiveMount implements AutoCloseable {
 
     /** The daemon serving this mount: the JVM started with {@code --foreground} and this mount point. */
     public Optional<ProcessHandle> daemon() {
-        String m = mnt.toString();
-        return ProcessHandle.allProcesses()
-            .filter(p -> p.info().arguments().map(a -> List.of(a).contains(m) && List.of(a).contains("--foreground")).orElse(false))
-            .findFirst();
+        return daemonServing(mnt);
+    }
+
+    /**
+     * The daemon JVM started with {@code --foreground} and this mount point among its arguments, read from
+     * /proc/PID/cmdline: ProcessHandle.Info.arguments() is empty for a command line longer than a page (the JDK
+     * reads one page of it), which a daemon started from a test's long class path has.
+     */
+    public static Optional<ProcessHandle> daemonServing(Path mountPoint) {
+        String m = mountPoint.toString();
+        return ProcessHandle.allProcesses().filter(p -> {
+            try {
+                List<String> a = List.of(Files.readString(Path.of("/proc", Long.toString(p.pid()), "cmdline")).split("\0"));
+                return a.contains(m) && a.contains("--foreground");
+            } catch (IOException | UncheckedIOException e) {
+                return false; // gone, or not ours to read
+            }
+        }).findFirst();
     }
 
     /**

@@ -121,10 +121,7 @@ class MountTest {
 
     /** The daemon process serving {@code mountPoint} (the CLI runs it with --foreground). */
     static ProcessHandle daemonOf(Path mountPoint) {
-        return ProcessHandle.allProcesses()
-            .filter(p -> p.info().arguments().map(a -> List.of(a).contains(mountPoint.toString())
-                && List.of(a).contains("--foreground")).orElse(false))
-            .findFirst().orElseThrow();
+        return LiveMount.daemonServing(mountPoint).orElseThrow();
     }
 
     /** munmap now rather than at some GC: a live mapping keeps the mount busy for the final umount. */
