@@ -100,7 +100,12 @@ final class KernelInvalidator implements CacheInvalidation, AutoCloseable {
             for (long[] r; (r = pending.poll()) != null; n++) {
                 byIno.computeIfAbsent(r[0], k -> new ArrayList<>()).add(r);
             }
-            byIno.forEach(this::send);
+            try {
+                byIno.forEach(this::send);
+            } catch (RuntimeException e) {
+                failed.incrementAndGet();
+                Log.error("kernel cache invalidation failed", e);
+            }
             synchronized (this) {
                 handled += n;
                 notifyAll();
@@ -118,8 +123,8 @@ final class KernelInvalidator implements CacheInvalidation, AutoCloseable {
         List<long[]> merged = new ArrayList<>();
         for (long[] r : ranges) {
             long[] last = merged.isEmpty() ? null : merged.get(merged.size() - 1);
-            if (last != null && r[1] <= last[2]) {
-                last[2] = Math.max(last[2], r[2]);
+            if (last != null && r[1] <= last[1]) {
+                last[1] = Math.max(last[1], r[2]);
             } else {
                 merged.add(new long[] {r[1], r[2]});
             }
