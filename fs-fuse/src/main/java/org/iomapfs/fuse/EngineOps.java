@@ -96,8 +96,8 @@ final class EngineOps implements NodeOps {
      * more than one link: libfuse 2's high-level API gives each path its own node id, so each link is a
      * separate kernel inode with its own page cache, and a write through one link reaches the other's cache
      * only through the invalidation at its next open. What the daemon itself loses (the bugs this file system
-     * reproduces) is hidden by a kept cache just as by an open one: verify after a kernel cache drop or
-     * with O_DIRECT.
+     * reproduces) would be hidden by a kept cache just as by an open one; {@link KernelInvalidator} tells the
+     * kernel to drop those ranges.
      */
     private FileAttr keepCache(Pointer fi, long efh) {
         FileAttr a = vfs.fgetattr(efh);
