@@ -19,6 +19,7 @@ import org.iomapfs.core.inode.Inode;
 import org.iomapfs.core.inode.InodeCache;
 import org.iomapfs.core.mm.UserMm;
 import org.iomapfs.core.mount.FsContext;
+import org.iomapfs.core.api.CacheInvalidation;
 import org.iomapfs.core.namespace.Namespace;
 import org.iomapfs.core.store.ImageDevice;
 import org.iomapfs.core.store.MvMetaStore;
@@ -317,6 +318,9 @@ public final class IomapFs implements Vfs {
         writeback.writebackAll(true);
         ctx.cache.dropClean();
     }
+
+    @Override
+    public void setCacheInvalidation(CacheInvalidation c) { ctx.setCacheInvalidation(c); }
 
     @Override
     public synchronized void close() {

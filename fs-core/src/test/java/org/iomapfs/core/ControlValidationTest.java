@@ -3,6 +3,7 @@ package org.iomapfs.core;
 import org.iomapfs.core.config.EngineConfig;
 import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.FsException;
+import org.iomapfs.core.api.OpenFlags;
 import org.iomapfs.core.store.Mkfs;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -11,7 +12,10 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -66,7 +70,8 @@ class ControlValidationTest {
         "inject/seed|0x10", "inject/target_ino|-1", "inject/target_range|9-3", "inject/target_range|5",
         "inject/nth|-2", "inject/cache_bytes|4095", "inject/reclaim_every_ms|60001", "cache_bytes|-5",
         "inject/block_ino|-1", "inject/block_ino|ino5",
-        "drop_caches|2", "sync|yes", "trace|reset",
+        "drop_caches|2", "sync|yes", "trace|reset", "invalidate|some", "invalidate|''", "profile|nope",
+        "profile|PUNCH-DELALLOC",
     })
     void badValueIsEinvalAndChangesNothing(String key, String value) {
         Map<String, String> before = snapshot();
@@ -87,6 +92,54 @@ class ControlValidationTest {
         assertEquals(before, snapshot());
         FsException r = assertThrows(FsException.class, () -> fs.controls().read(key));
         assertEquals(Errno.ENOENT, r.errno(), r.toString());
+    }
+
+    @Test
+    void invalidationModesHandOutWhatTheyName() {
+        List<String> got = new CopyOnWriteArrayList<>();
+        fs.setCacheInvalidation((ino, off, len, cause) -> got.add(cause + " " + off + "+" + len));
+        assertEquals("losses\n", fs.controls().read("invalidate"), "the default");
+        long fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
+        fs.write(fh, 0, ByteBuffer.wrap(new byte[8192]));
+        fs.fsync(fh, false);
+        assertEquals(List.of(), got, "losses: a write and its writeback that lost nothing hand out nothing");
+
+        // a failed copy-in (the first only) with the old truncate+punch: the engine truncated its own cache
+        fs.controls().write("bugs/punch-truncates-pagecache", "buggy");
+        fs.controls().write("inject/write_delay_ms", "0");
+        fs.controls().write("inject/copyin_fail", "1");
+        fs.controls().write("inject/copyin_bytes", "0");
+        fs.controls().write("inject/target_range", "all");
+        fs.controls().write("inject/nth", "1");
+        fs.write(fh, 16384, ByteBuffer.wrap(new byte[4096]));
+        assertEquals(List.of("ENGINE_TRUNCATE 16384+4096"), got);
+        fs.controls().write("inject/copyin_fail", "0");
+
+        got.clear();
+        fs.controls().write("invalidate", "all");
+        fs.write(fh, 8192, ByteBuffer.wrap(new byte[4096]));
+        fs.fsync(fh, false);
+        assertTrue(got.stream().anyMatch(r -> r.startsWith("WRITEBACK_DONE ")), got.toString());
+
+        got.clear();
+        fs.controls().write("invalidate", "off");
+        fs.write(fh, 8192, ByteBuffer.wrap(new byte[4096]));
+        fs.fsync(fh, false);
+        assertEquals(List.of(), got, "off");
+        fs.release(fh);
+    }
+
+    @Test
+    void profileSetsItsKnobsAndNoneResetsThem() {
+        fs.controls().write("profile", "punch-delalloc");
+        assertEquals("punch-delalloc\n", fs.controls().read("profile"));
+        assertEquals("0.5\n", fs.controls().read("inject/copyin_fail"));
+        assertEquals("0\n", fs.controls().read("inject/copyin_bytes"));
+        assertEquals("2\n", fs.controls().read("inject/write_delay_ms"));
+        assertEquals("buggy\n", fs.controls().read("bugs/stale-iomap"), "a profile sets no bug switch");
+        fs.controls().write("profile", "none");
+        assertEquals("0.0\n", fs.controls().read("inject/copyin_fail"));
+        assertEquals("0\n", fs.controls().read("inject/write_delay_ms"));
     }
 
     @Test

@@ -45,8 +45,18 @@ public final class Daemon {
         public boolean badInput() { return badInput; }
     }
 
+    /**
+     * {@code controls}: other control keys (profile, invalidate), written before mode, bugs and injections, so
+     * that an injection given on its own overrides the same knob of a profile.
+     */
     public record Settings(Path image, Path mountPoint, String mode, Map<String, String> bugs,
-                           Map<String, String> injects, long cacheBytes, FuseMount.Options options) { }
+                           Map<String, String> injects, long cacheBytes, FuseMount.Options options,
+                           Map<String, String> controls) {
+        public Settings(Path image, Path mountPoint, String mode, Map<String, String> bugs,
+                        Map<String, String> injects, long cacheBytes, FuseMount.Options options) {
+            this(image, mountPoint, mode, bugs, injects, cacheBytes, options, Map.of());
+        }
+    }
 
     private final Settings s;
     private FuseMount mount;
@@ -150,6 +160,7 @@ public final class Daemon {
             publish(watchdog.status());
             try {
                 mount.mount(s.mountPoint(), s.options());
+                mount.registerMeters(meters.registry());
                 deviceMinor = Mounts.at(s.mountPoint()).map(Mounts.Mount::minor).orElse(-1);
             } catch (FsException e) {
                 deleteState();
@@ -167,7 +178,7 @@ public final class Daemon {
     }
 
     private void applySettings(Controls c) {
-        Map<String, String> writes = new LinkedHashMap<>();
+        Map<String, String> writes = new LinkedHashMap<>(s.controls());
         if (s.mode() != null) {
             writes.put("mode", s.mode());
         }

@@ -71,16 +71,14 @@ final class EngineOps implements NodeOps {
     public Handle open(String path, Pointer fi) {
         int flags = RawFileInfo.flags(fi);
         long efh = vfs.open(path, flags);
-        keepCache(fi, efh);
-        return new Handle(efh, flags, null, null);
+        return opened(new Handle(efh, flags, null, null), keepCache(fi, efh));
     }
 
     @Override
     public Handle create(String path, int mode, Pointer fi, int uid, int gid) {
         int flags = RawFileInfo.flags(fi);
         long efh = vfs.create(path, mode, flags, uid, gid);
-        keepCache(fi, efh);
-        return new Handle(efh, flags, null, null);
+        return opened(new Handle(efh, flags, null, null), keepCache(fi, efh));
     }
 
     /**
@@ -98,14 +96,20 @@ final class EngineOps implements NodeOps {
      * more than one link: libfuse 2's high-level API gives each path its own node id, so each link is a
      * separate kernel inode with its own page cache, and a write through one link reaches the other's cache
      * only through the invalidation at its next open. What the daemon itself loses (the bugs this file system
-     * reproduces) is hidden by a kept cache just as by an open one: verify after a kernel cache drop or
-     * with O_DIRECT.
+     * reproduces) would be hidden by a kept cache just as by an open one; {@link KernelInvalidator} tells the
+     * kernel to drop those ranges.
      */
-    private void keepCache(Pointer fi, long efh) {
+    private FileAttr keepCache(Pointer fi, long efh) {
         FileAttr a = vfs.fgetattr(efh);
         if (a.type() == FileType.REGULAR && a.nlink() == 1) {
             RawFileInfo.setKeepCache(fi);
         }
+        return a;
+    }
+
+    private static Handle opened(Handle h, FileAttr a) {
+        h.ino = a.ino();
+        return h;
     }
 
     @Override

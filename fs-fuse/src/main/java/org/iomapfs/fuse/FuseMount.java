@@ -1,5 +1,7 @@
 package org.iomapfs.fuse;
 
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.MeterRegistry;
 import jnr.ffi.Pointer;
 import jnr.ffi.Struct;
 import jnr.ffi.byref.IntByReference;
@@ -20,10 +22,12 @@ import ru.serce.jnrfuse.struct.Statvfs;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import java.util.function.ToDoubleFunction;
 
 /**
  * Mounts a {@link Vfs} (and its {@link Controls} as {@code /.iomapfs/}) through jnr-fuse over libfuse 2.9's
@@ -75,6 +79,7 @@ public class FuseMount extends FuseStubFS {
     private volatile Pointer fuse;
     private volatile Pointer mountpointPtr;
     private volatile SessionLoop pool;
+    private volatile KernelInvalidator invalidator;
     private volatile Thread stockLoop;
     private final CountDownLatch loopDone = new CountDownLatch(1);
     private Path mountPoint;
@@ -149,6 +154,11 @@ public class FuseMount extends FuseStubFS {
         if (o.loop() == LoopKind.POOL) {
             SessionLoop loop = new SessionLoop(lib.fuse_get_session(f), o.threads());
             pool = loop;
+            // only the pool loop sees node ids (fuse_in_header), which the kernel's invalidation needs
+            KernelInvalidator inv = new KernelInvalidator(loop.channel);
+            loop.invalidator = inv;
+            invalidator = inv;
+            vfs.setCacheInvalidation(inv);
             Thread waiter = new Thread(() -> {
                 try {
                     while (!loop.join(1, TimeUnit.DAYS)) {
@@ -187,6 +197,13 @@ public class FuseMount extends FuseStubFS {
     /** After the loop ended: fuse_teardown (unmounts if still mounted, destroys the session). */
     public synchronized void teardown() {
         Pointer f = fuse;
+        KernelInvalidator inv = invalidator;
+        if (inv != null) {
+            // before fuse_teardown frees the channel it writes to
+            vfs.setCacheInvalidation(null);
+            inv.close();
+            invalidator = null;
+        }
         if (f != null) {
             Native.fuse().fuse_teardown(f, mountpointPtr);
             fuse = null;
@@ -194,6 +211,35 @@ public class FuseMount extends FuseStubFS {
     }
 
     public int openHandles() { return handles.size(); }
+
+    /**
+     * Counts of the kernel cache invalidation ({@link KernelInvalidator}) as {@code iomapfs_kernel_inval_total}
+     * with {@code result} queued (ranges the engine handed out), sent, not_cached (the kernel had no inode for
+     * the node id) and failed. Call after {@link #mount}; nothing is registered for the stock loop.
+     */
+    public void registerMeters(MeterRegistry registry) {
+        KernelInvalidator inv = invalidator;
+        if (inv == null) {
+            return;
+        }
+        Map<String, ToDoubleFunction<KernelInvalidator>> counts = Map.of("queued", KernelInvalidator::queued,
+            "sent", KernelInvalidator::sent, "not_cached", KernelInvalidator::notCached, "failed", KernelInvalidator::failed);
+        counts.forEach((result, fn) -> FunctionCounter.builder("iomapfs.kernel.inval", inv, fn).tag("result", result)
+            .description("kernel page-cache invalidations of ranges the engine changed behind the kernel's back")
+            .register(registry));
+    }
+
+    /** Waits until the kernel has been told of every range the engine handed out so far; false on timeout. */
+    public boolean awaitInvalidations(long timeout, TimeUnit unit) throws InterruptedException {
+        KernelInvalidator inv = invalidator;
+        return inv == null || inv.awaitHandled(timeout, unit);
+    }
+
+    /** Ranges the engine handed out and notifications sent, for tests: {queued, sent, not_cached, failed}. */
+    public long[] invalidationCounts() {
+        KernelInvalidator inv = invalidator;
+        return inv == null ? new long[4] : new long[] {inv.queued(), inv.sent(), inv.notCached(), inv.failed()};
+    }
 
     /** The request each thread is serving, for the hung-task watchdog. */
     public RequestSlots requests() { return requests; }
@@ -242,7 +288,24 @@ public class FuseMount extends FuseStubFS {
 
     /** The open file or directory of a request, or EBADF. */
     private HandleTable.Handle handle(Pointer fi) {
-        return present(handles.get(RawFileInfo.fh(fi)), fi);
+        return tracked(present(handles.get(RawFileInfo.fh(fi)), fi));
+    }
+
+    /**
+     * Records which FUSE node id this request on an open engine file came on (the request's own node: READ,
+     * WRITE, FLUSH, FSYNC, GETATTR and SETATTR with a handle, FALLOCATE, OPEN), for the kernel cache
+     * invalidation. One comparison per request once known.
+     */
+    private HandleTable.Handle tracked(HandleTable.Handle h) {
+        KernelInvalidator inv = invalidator;
+        if (inv != null && h.ino >= 0) {
+            long node = SessionLoop.currentNodeId();
+            if (node != 0 && node != h.nodeid) {
+                h.nodeid = node;
+                inv.seen(node, h.ino);
+            }
+        }
+        return h;
     }
 
     private static HandleTable.Handle present(HandleTable.Handle h, Pointer fi) {
@@ -347,7 +410,8 @@ public class FuseMount extends FuseStubFS {
     }
 
     private int rawOpen(String path, Pointer fi) {
-        return call(() -> "open " + path, () -> register(at(path).open(path, fi), fi));
+        // OPEN comes on the file's node (CREATE on its parent's: that handle is recorded at its first I/O)
+        return call(() -> "open " + path, () -> register(tracked(at(path).open(path, fi)), fi));
     }
 
     private int rawCreate(String path, long mode, Pointer fi) {

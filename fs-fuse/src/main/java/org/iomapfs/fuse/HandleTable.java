@@ -16,6 +16,8 @@ final class HandleTable {
         final ControlTree.Node control; // control files and directories
         byte[] snapshot;         // control file: the value read at open, so that chunked reads agree
         byte[] written = new byte[0]; // control file: what this handle has written so far
+        long ino = -1;           // engine files: the engine inode, for the kernel cache invalidation
+        long nodeid;             // the FUSE node id last recorded for it (KernelInvalidator.seen)
 
         Handle(long engineFh, int openFlags, String dirPath, ControlTree.Node control) {
             this.engineFh = engineFh;

@@ -24,6 +24,9 @@ final class SessionLoop {
     private static final int BUF_SIZE = 0, BUF_FLAGS = 8, BUF_MEM = 16, BUF_FD = 24, BUF_POS = 32;
     private static final int FUSE_BUF_LEN = 40;
     private static final int CHP = 48; // struct fuse_chan * written back by fuse_session_receive_buf
+    // struct fuse_in_header (linux/fuse.h): u32 len @0, u32 opcode @4, u64 unique @8, u64 nodeid @16; 40 bytes
+    private static final int IN_OPCODE = 4, IN_NODEID = 16, IN_HEADER_LEN = 40;
+    private static final int FUSE_FORGET = 2, FUSE_BATCH_FORGET = 42;
 
     /** A loop thread; it owns the receive buffer, so WRITE payloads can be viewed without allocation. */
     static final class Worker extends Thread {
@@ -33,6 +36,8 @@ final class SessionLoop {
         private final ByteBuffer view;
         private final ByteBuffer ctl;
         private final long ctlAddr;
+        /** fuse_in_header.nodeid of the request this thread is processing. */
+        long nodeid;
 
         Worker(SessionLoop loop, int index) {
             super("fuse-worker-" + index);
@@ -55,6 +60,20 @@ final class SessionLoop {
             view.position((int) off);
             view.limit((int) off + len);
             return view;
+        }
+
+        /** FORGET and BATCH_FORGET: the kernel evicted these inodes (fuse_evict_inode sends its whole nlookup). */
+        private void forgets(KernelInvalidator inval, int opcode) {
+            if (opcode == FUSE_FORGET) {
+                inval.forget(nodeid);
+            } else if (opcode == FUSE_BATCH_FORGET) {
+                // struct fuse_batch_forget_in { u32 count; u32 dummy; } then struct fuse_forget_one { u64 nodeid; u64 nlookup; }
+                MemoryIO io = MemoryIO.getInstance();
+                int count = io.getInt(recvAddr + IN_HEADER_LEN);
+                for (int i = 0; i < count && IN_HEADER_LEN + 8 + 16L * (i + 1) <= recv.capacity(); i++) {
+                    inval.forget(io.getLong(recvAddr + IN_HEADER_LEN + 8 + 16L * i));
+                }
+            }
         }
 
         @Override
@@ -80,6 +99,13 @@ final class SessionLoop {
                     }
                     break;
                 }
+                // libfuse 2.9 reads into buf.mem unless splice_read was asked for (fuse_ll_receive_buf), so the
+                // request starts with its fuse_in_header
+                nodeid = MemoryIO.getInstance().getLong(recvAddr + IN_NODEID);
+                KernelInvalidator inval = loop.invalidator;
+                if (inval != null) {
+                    forgets(inval, MemoryIO.getInstance().getInt(recvAddr + IN_OPCODE));
+                }
                 f.fuse_session_process_buf(se, ctlAddr, ctl.getLong(CHP));
             }
         }
@@ -90,6 +116,8 @@ final class SessionLoop {
     final long bufsize;
     private final List<Worker> workers = new ArrayList<>();
     volatile int error;
+    /** Set before {@link #start}: told of FORGETs, so that it stops notifying node ids the kernel dropped. */
+    volatile KernelInvalidator invalidator;
 
     SessionLoop(long session, int threads) {
         Native.LibFuse2 f = Native.fuse();
@@ -120,6 +148,11 @@ final class SessionLoop {
         }
         Native.fuse().fuse_session_reset(session);
         return true;
+    }
+
+    /** The node id of the request the calling pool thread is processing, or 0 on any other thread. */
+    static long currentNodeId() {
+        return Thread.currentThread() instanceof Worker w ? w.nodeid : 0;
     }
 
     static ByteBuffer viewIfWorker(long addr, int len) {

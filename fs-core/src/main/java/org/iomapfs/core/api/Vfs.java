@@ -86,6 +86,12 @@ public interface Vfs extends AutoCloseable {
     /** Writes back dirty data, then evicts every clean folio it can (echo 1 > drop_caches). */
     void dropCaches();
 
+    /**
+     * Registers whoever caches this engine's data in front of it, to be told of ranges the engine changed
+     * behind its back (null: nobody). An engine that never does so may ignore it.
+     */
+    default void setCacheInvalidation(CacheInvalidation c) { }
+
     /** Flushes dirty data, commits metadata and closes the image. */
     @Override
     void close();

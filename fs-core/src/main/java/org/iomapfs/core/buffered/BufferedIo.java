@@ -3,6 +3,7 @@ package org.iomapfs.core.buffered;
 import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.FsException;
 import org.iomapfs.core.block.Blocks;
+import org.iomapfs.core.api.CacheInvalidation;
 import org.iomapfs.core.bugs.Bug;
 import org.iomapfs.core.hooks.HookPoint;
 import org.iomapfs.core.mount.FsContext;
@@ -425,6 +426,7 @@ public final class BufferedIo {
             if (zero) {
                 if (iter.usingStaleMap) {
                     ctx.bugs.fired(Bug.STALE_IOMAP);
+                    ctx.invalidateCached(inode.ino, folio.pos() + poff, plen, CacheInvalidation.Cause.BUG_FIRED);
                 }
                 Arrays.fill(folio.data(), poff, from > poff ? Math.min(from, poff + plen) : poff, (byte) 0);
                 if (to < poff + plen) {
@@ -666,6 +668,7 @@ public final class BufferedIo {
         if (!folio.isUptodate()) {
             ctx.metrics.warn("mkwrite_not_uptodate");
             ctx.bugs.fired(Bug.MKWRITE_NOT_UPTODATE);
+            ctx.invalidateCached(iter.inode.ino, folio.pos(), Folio.SIZE, CacheInvalidation.Cause.BUG_FIRED);
             ctx.trace.emit(Trace.Event.BUG, iter.inode.ino, folio.pos(), Folio.SIZE, "WARN page_mkwrite on a !uptodate folio");
         }
         folio.attachState(iter.inode.blockSize);

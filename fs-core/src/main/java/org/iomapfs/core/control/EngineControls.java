@@ -1,6 +1,7 @@
 package org.iomapfs.core.control;
 
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import org.iomapfs.core.api.CacheInvalidation;
 import org.iomapfs.core.api.Controls;
 import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.FsException;
@@ -12,11 +13,14 @@ import org.iomapfs.core.mount.FsContext;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Collectors;
 
 /**
  * The engine's control keys (its /sys/fs/xfs/DEV/errortag/): parses and applies {@code mode}, {@code bugs/NAME},
- * {@code inject/KNOB}, {@code drop_caches}, {@code sync}, {@code trace}, {@code cache_bytes}, and renders the
+ * {@code inject/KNOB}, {@code drop_caches}, {@code sync}, {@code trace}, {@code cache_bytes}, {@code invalidate}
+ * (which ranges the engine hands to the cache in front of it: {@link CacheInvalidation.Mode}), {@code profile}
+ * (a named set of injections, {@link Profiles}), and renders the
  * read-only {@code metrics} and {@code lockdep}. {@code drop_caches} and {@code sync} run the mounted
  * engine's own {@link Vfs#dropCaches} and {@link Vfs#sync}.
  */
@@ -31,12 +35,14 @@ public final class EngineControls implements Controls {
         for (Injector.Knob knob : Injector.Knob.values()) {
             k.add("inject/" + knob.id);
         }
-        k.addAll(List.of("metrics", "trace", "drop_caches", "sync", "cache_bytes", "lockdep"));
+        k.addAll(List.of("metrics", "trace", "drop_caches", "sync", "cache_bytes", "lockdep", "invalidate", "profile"));
         KEYS = List.copyOf(k);
     }
 
     private final FsContext ctx;
     private final Vfs vfs;
+    /** The last profile applied (its knobs may have been changed since). */
+    private volatile String profile = "none";
 
     public EngineControls(FsContext ctx, Vfs vfs) {
         this.ctx = ctx;
@@ -98,6 +104,8 @@ public final class EngineControls implements Controls {
             case "drop_caches", "sync" -> "0\n";
             case "cache_bytes" -> ctx.cache.budgetBytes() + "\n";
             case "lockdep" -> lockdepText();
+            case "invalidate" -> ctx.invalidationMode().id + "\n";
+            case "profile" -> profile + "\n";
             default -> throw new FsException(Errno.ENOENT, "unknown control " + key);
         };
     }
@@ -130,9 +138,27 @@ public final class EngineControls implements Controls {
                 ctx.trace.clear();
             }
             case "cache_bytes" -> ctx.inject.write(Injector.Knob.CACHE_BYTES, v);
+            case "invalidate" -> {
+                CacheInvalidation.Mode m = CacheInvalidation.Mode.byId(v);
+                if (m == null) {
+                    throw new FsException(Errno.EINVAL, "invalidate takes off, losses or all, not '" + v + "'");
+                }
+                ctx.setInvalidationMode(m);
+            }
+            case "profile" -> applyProfile(v);
             case "metrics", "lockdep" -> throw new FsException(Errno.EACCES, key + " is read-only");
             default -> throw new FsException(Errno.ENOENT, "unknown control " + key);
         }
+    }
+
+    /** Sets a profile's knobs (validated first, so an unknown name changes nothing). */
+    private synchronized void applyProfile(String name) {
+        Map<String, String> knobs = Profiles.knobs(name);
+        if (knobs == null) {
+            throw new FsException(Errno.EINVAL, "profile takes one of " + Profiles.names() + ", not '" + name + "'");
+        }
+        knobs.forEach((k, val) -> ctx.inject.write(Injector.Knob.byId(k), val));
+        profile = name;
     }
 
     /** lockdep's reports, or one line saying it is off or has found nothing. */

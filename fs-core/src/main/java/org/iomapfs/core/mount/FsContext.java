@@ -12,11 +12,14 @@ import org.iomapfs.core.pagecache.PageCache;
 import org.iomapfs.core.store.MetaStore;
 import org.iomapfs.core.trace.Trace;
 
+import org.iomapfs.core.api.CacheInvalidation;
 import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.FsException;
 
 import java.util.Collection;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongFunction;
 import java.util.function.Supplier;
 
@@ -37,6 +40,10 @@ public final class FsContext {
     public final Injector inject;
     public final Trace trace;
     public final int blockSize;
+    private volatile CacheInvalidation invalidation;
+    private volatile CacheInvalidation.Mode invalidationMode = CacheInvalidation.Mode.LOSSES;
+    /** Inodes on which a bug fired: a later eviction of their folios may drop data that is nowhere else. */
+    private final Set<Long> harmed = ConcurrentHashMap.newKeySet();
     private final LongFunction<Inode> inodeLookup;
     private final Supplier<Collection<Inode>> allInodes;
 
@@ -54,6 +61,8 @@ public final class FsContext {
         this.inject = new Injector(hooks, cache);
         cache.attach(bugs, f -> {
             trace.emit(Trace.Event.RECLAIM, f.mapping.ino, f.pos(), org.iomapfs.core.pagecache.Folio.SIZE, "");
+            invalidateCached(f.mapping.ino, f.pos(), org.iomapfs.core.pagecache.Folio.SIZE,
+                CacheInvalidation.Cause.RECLAIM);
             Inode in = inode(f.mapping.ino);
             if (in != null) {
                 hooks.fire(org.iomapfs.core.hooks.HookPoint.RECLAIM_EVICTED, in, f.pos());
@@ -61,6 +70,40 @@ public final class FsContext {
         });
         this.inodeLookup = inodeLookup;
         this.allInodes = allInodes;
+    }
+
+    public void setCacheInvalidation(CacheInvalidation c) { invalidation = c; }
+
+    public CacheInvalidation.Mode invalidationMode() { return invalidationMode; }
+
+    public void setInvalidationMode(CacheInvalidation.Mode m) { invalidationMode = m; }
+
+    /**
+     * Tells whoever caches this engine's data (the kernel's page cache above the daemon) that bytes [offset,
+     * offset + length) of {@code ino} may now differ from what it holds, if the mode hands out this cause. Never
+     * blocks: called holding engine locks (a fault's folio lock, i_rwsem, writeback).
+     */
+    public void invalidateCached(long ino, long offset, long length, CacheInvalidation.Cause cause) {
+        CacheInvalidation c = invalidation;
+        CacheInvalidation.Mode m = invalidationMode;
+        if (c == null || m == CacheInvalidation.Mode.OFF) {
+            return;
+        }
+        switch (cause) {
+            case BUG_FIRED -> harmed.add(ino);
+            case WRITEBACK_DONE -> {
+                if (m != CacheInvalidation.Mode.ALL) {
+                    return;
+                }
+            }
+            case RECLAIM -> {
+                if (m != CacheInvalidation.Mode.ALL && !harmed.contains(ino)) {
+                    return;
+                }
+            }
+            default -> { }
+        }
+        c.invalidate(ino, offset, length, cause);
     }
 
     /** The in-core inode, or null if it was evicted. */

@@ -4,6 +4,7 @@ import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.FsException;
 import org.iomapfs.core.extent.Extent;
 import org.iomapfs.core.extent.ExtentType;
+import org.iomapfs.core.api.CacheInvalidation;
 import org.iomapfs.core.bugs.Bug;
 import org.iomapfs.core.sched.Sched;
 import org.iomapfs.core.hooks.HookPoint;
@@ -287,6 +288,7 @@ public final class Writeback implements AutoCloseable {
         }
         if (error != null) {
             ctx.trace.emit(Trace.Event.WB_ERROR, inode.ino, pos, bs, error.getMessage());
+            ctx.invalidateCached(inode.ino, folio.pos(), Folio.SIZE, CacheInvalidation.Cause.WRITEBACK_ERROR);
             ops.discardFolio(inode, folio, pos);
             // e9c3a8e820ed "iomap: don't invalidate folios after writeback errors": the folio stays uptodate
             // and keeps its state; the error goes to the mapping (fsync returns EIO). Bug mkwrite-not-uptodate:
@@ -433,6 +435,8 @@ public final class Writeback implements AutoCloseable {
             io.inode.mapping.wbErr.set(Errno.EIO.code);
             ctx.metrics.writebackErrors.increment();
         }
+        ctx.invalidateCached(io.inode.ino, io.fileOffset, io.length,
+            io.error ? CacheInvalidation.Cause.WRITEBACK_ERROR : CacheInvalidation.Cause.WRITEBACK_DONE);
         for (Folio f : io.blocks) {
             if (f.writePendingDec() == 0) {
                 io.inode.mapping.endWriteback(f);

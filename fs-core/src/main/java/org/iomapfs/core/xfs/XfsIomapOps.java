@@ -1,5 +1,6 @@
 package org.iomapfs.core.xfs;
 
+import org.iomapfs.core.api.CacheInvalidation;
 import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.FsException;
 import org.iomapfs.core.bugs.Bug;
@@ -177,12 +178,14 @@ public final class XfsIomapOps {
         ctx.trace.emit(Trace.Event.TRUNCATE_PAGECACHE, inode.ino, startByte, endByte - startByte, fault ? "from a fault" : "");
         inode.mapping.truncateRangeExceptHeld(startByte, endByte - 1);
         long punched = punchDelalloc(inode, startByte, endByte);
-        if (fault && punched > 0) {
-            ctx.bugs.fired(Bug.MKWRITE_USES_WRITE_OPS);
+        boolean fired = fault ? punched > 0 : harmed;
+        if (fired) {
+            ctx.bugs.fired(fault ? Bug.MKWRITE_USES_WRITE_OPS : Bug.PUNCH_TRUNCATES_PAGECACHE);
         }
-        if (!fault && harmed) {
-            ctx.bugs.fired(Bug.PUNCH_TRUNCATES_PAGECACHE);
-        }
+        // The kernel above a FUSE daemon may still cache what was thrown away here (or, for the folio a fault
+        // holds, what now has no block behind it): it must read the range from the engine again.
+        ctx.invalidateCached(inode.ino, startByte, endByte - startByte,
+            fired ? CacheInvalidation.Cause.BUG_FIRED : CacheInvalidation.Cause.ENGINE_TRUNCATE);
     }
 
     /** xfs_read_iomap_begin: reports what is there, delalloc included; never allocates. */

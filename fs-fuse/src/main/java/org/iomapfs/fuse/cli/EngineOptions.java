@@ -22,6 +22,15 @@ final class EngineOptions {
     Map<String, String> bugs = new LinkedHashMap<>();
     @Option(names = "--inject", paramLabel = "KNOB=VALUE", description = "set one fault-injection knob (inject/KNOB); repeatable")
     Map<String, String> injects = new LinkedHashMap<>();
+    @Option(names = "--profile", paramLabel = "NAME",
+        description = "a named set of injections that lets one bug's fstests show it: stale-iomap, mkwrite-ops,"
+            + " punch-delalloc or none (control key 'profile'; docs/bugs.md); --inject overrides its knobs")
+    String profile;
+    @Option(names = "--invalidate", paramLabel = "MODE",
+        description = "which ranges the engine changed behind the kernel's page cache are invalidated there: off,"
+            + " losses (where a bug fired or writeback failed; nothing in fixed mode) or all (also every writeback"
+            + " completion); control key 'invalidate', default losses")
+    String invalidate;
     @Option(names = "--cache-mb", defaultValue = "256", description = "engine page-cache budget in MiB (default: ${DEFAULT-VALUE})")
     long cacheMb;
     @Option(names = "--lockdep", description = "check the engine's lock order at run time; reports go to the log and to .iomapfs/lockdep")
@@ -38,6 +47,18 @@ final class EngineOptions {
         if (hungTimeout < 0) {
             throw new Cli.Failure("--hung-timeout must be 0 (off) or a number of seconds", Cli.EXIT_BAD_INPUT);
         }
+    }
+
+    /** The control writes other than mode, bugs and injections, in the order they are applied. */
+    Map<String, String> controls() {
+        Map<String, String> c = new LinkedHashMap<>();
+        if (profile != null) {
+            c.put("profile", profile);
+        }
+        if (invalidate != null) {
+            c.put("invalidate", invalidate);
+        }
+        return c;
     }
 
     List<String> toArgs() {

@@ -52,7 +52,7 @@ final class MountCommand implements Callable<Integer> {
         }
         LockOrder.LOCKDEP.addReporter(r -> Log.info("lockdep:\n" + r));
         Daemon d = new Daemon(new Daemon.Settings(img, mp, engine.mode, engine.bugs, engine.injects,
-            engine.cacheMb << 20, o)).hungTimeout(engine.hungTimeout);
+            engine.cacheMb << 20, o, engine.controls())).hungTimeout(engine.hungTimeout);
         d.start();
         System.out.println("iomapfs: mounted " + img + " at " + mp + " (pid " + ProcessHandle.current().pid()
             + ", " + fuse.threads + " " + kind.name().toLowerCase(Locale.ROOT) + " threads)");

@@ -122,8 +122,12 @@ class MountHelperTest {
             assertNotEquals(0, run(10, Map.of(), "findmnt", "-S", dev).rc, dev + " is still mounted");
 
             // at once, as fstests' _test_cycle_mount does: the old daemon may still be closing the image
-            Proc m2 = run(120, env, "mount", "-t", "fuse.iomapfs", dev, mnt.toString(), "-o", "source=" + img);
+            Proc m2 = run(120, env, "mount", "-t", "fuse.iomapfs", dev, mnt.toString(), "-o",
+                "source=" + img + ",profile=stale-iomap,invalidate=off");
             assertEquals(0, m2.rc, "second mount: " + m2.out);
+            assertEquals("stale-iomap\n", Files.readString(mnt.resolve(".iomapfs/profile")), "-o profile= reached the daemon");
+            assertEquals("40\n", Files.readString(mnt.resolve(".iomapfs/inject/write_delay_ms")));
+            assertEquals("off\n", Files.readString(mnt.resolve(".iomapfs/invalidate")));
             assertArrayEquals(data, Files.readAllBytes(f), "the data came back from the image after the remount");
         } finally {
             if (run(10, Map.of(), "findmnt", "-S", dev).rc == 0) {
