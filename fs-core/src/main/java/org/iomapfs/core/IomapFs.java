@@ -27,6 +27,7 @@ import org.iomapfs.core.writeback.Writeback;
 import org.iomapfs.core.xfs.XfsAops;
 import org.iomapfs.core.xfs.XfsFileOps;
 import org.iomapfs.core.xfs.XfsIomapOps;
+import org.iomapfs.core.xattr.Xattrs;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -50,6 +51,7 @@ public final class IomapFs implements Vfs {
     private final DirectIo dio;
     private final Controls controls;
     private final UserMm mm;
+    private final Xattrs xattrs;
     private volatile boolean closed;
 
     IomapFs(EngineBuilder.Parts p) {
@@ -65,6 +67,7 @@ public final class IomapFs implements Vfs {
         this.dio = p.dio();
         this.controls = new EngineControls(ctx, this);
         this.mm = new UserMm(ctx, handles, files, ops, dio);
+        this.xattrs = new Xattrs(store);
     }
 
     /** Opens (mounts) an image made by {@link org.iomapfs.core.store.Mkfs}, freeing its orphans. */
@@ -285,6 +288,20 @@ public final class IomapFs implements Vfs {
         in.setTimes(at, mt);
         store.update(() -> in.persist(store));
     }
+
+    @Override
+    public void setxattr(String path, String name, byte[] value, int flags) {
+        xattrs.set(ns.resolve(path), name, value, flags);
+    }
+
+    @Override
+    public byte[] getxattr(String path, String name) { return xattrs.get(ns.resolve(path), name); }
+
+    @Override
+    public List<String> listxattr(String path) { return xattrs.list(ns.resolve(path)); }
+
+    @Override
+    public void removexattr(String path, String name) { xattrs.remove(ns.resolve(path), name); }
 
     @Override
     public StatFs statfs() {

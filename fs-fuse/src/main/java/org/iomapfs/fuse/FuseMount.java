@@ -342,6 +342,32 @@ public class FuseMount extends FuseStubFS {
         });
     }
 
+    @Override
+    public int setxattr(String path, String name, Pointer value, long size, int flags) {
+        return call(() -> "setxattr " + path, () -> {
+            byte[] v = new byte[(int) size];
+            if (size > 0) {
+                value.get(0, v, 0, v.length);
+            }
+            return at(path).setxattr(path, name, v, flags);
+        });
+    }
+
+    @Override
+    public int getxattr(String path, String name, Pointer value, long size) {
+        return call(() -> "getxattr " + path, () -> at(path).getxattr(path, name, value, size));
+    }
+
+    @Override
+    public int listxattr(String path, Pointer list, long size) {
+        return call(() -> "listxattr " + path, () -> at(path).listxattr(path, list, size));
+    }
+
+    @Override
+    public int removexattr(String path, String name) {
+        return call(() -> "removexattr " + path, () -> at(path).removexattr(path, name));
+    }
+
     private int rawOpendir(String path, Pointer fi) {
         return call(() -> "opendir " + path, () -> register(at(path).opendir(path, fi), fi));
     }

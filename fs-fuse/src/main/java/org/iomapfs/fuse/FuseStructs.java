@@ -100,6 +100,22 @@ final class FuseStructs {
     }
 
     /** A direct buffer over native memory, no copy (libfuse 2.9 mallocs the reply buffer per READ). */
+    /**
+     * The reply of getxattr/listxattr (fuse_lib_getxattr, fuse_lib_listxattr): with {@code size} 0 only the
+     * length, which the kernel asks for first; -ERANGE if the bytes do not fit; else the bytes copied and
+     * their count.
+     */
+    static int xattrReply(byte[] bytes, Pointer buf, long size) {
+        if (size == 0) {
+            return bytes.length;
+        }
+        if (bytes.length > size) {
+            return -FuseErrno.ERANGE;
+        }
+        buf.put(0, bytes, 0, bytes.length);
+        return bytes.length;
+    }
+
     static ByteBuffer directView(Pointer p, long size) {
         return MemoryIO.getInstance().newDirectByteBuffer(p.address(), (int) size);
     }

@@ -105,6 +105,9 @@ public final class Inode {
 
     public synchronized void touchAtime() { atimeNs = now(); }
 
+    /** inode_set_ctime_current for a change of metadata only (an extended attribute). */
+    public synchronized void touchCtimeOnly() { touchCtime(); }
+
     private void touchCtime() {
         ctimeNs = now();
         attrDirty = true;
