@@ -156,6 +156,13 @@ public final class IomapFs implements Vfs {
         } finally {
             ns.lock.writeLock().unlock();
         }
+        if (!OpenFlags.canWrite(flags) && (flags & O_NOATIME) == 0 && in.type == FileType.REGULAR
+                && in.relatimeUpdate()) {
+            // A FUSE inode is S_NOATIME and reads the kernel's page cache holds never reach the daemon, so
+            // file_accessed cannot happen here for them: a read-only open stands for the read it precedes.
+            // relatime (the mount's default) bounds the updates to one per change of the file or per day.
+            store.update(() -> in.persist(store));
+        }
         if ((flags & OpenFlags.O_TRUNC) != 0 && OpenFlags.canWrite(flags) && in.type == FileType.REGULAR) {
             try {
                 files.truncate(in, 0);
@@ -166,6 +173,9 @@ public final class IomapFs implements Vfs {
         }
         return fh;
     }
+
+    /** O_NOATIME (asm-generic/fcntl.h): the opener asked not to update atime. */
+    private static final int O_NOATIME = 01000000;
 
     private long openInode(Inode in, int flags) {
         in.openCount++;

@@ -105,6 +105,23 @@ public final class Inode {
 
     public synchronized void touchAtime() { atimeNs = now(); }
 
+    /** relatime's bound on how stale atime may get on an unchanged file (fs/inode.c relatime_need_update). */
+    public static final long RELATIME_MAX_AGE_NS = 24L * 3600 * 1_000_000_000L;
+
+    /**
+     * touch_atime under relatime: sets atime to now if it is not after mtime or ctime, or older than a day, and
+     * marks the attributes dirty so the next commit keeps it. Returns whether it changed.
+     */
+    public synchronized boolean relatimeUpdate() {
+        long now = now();
+        if (atimeNs > mtimeNs && atimeNs > ctimeNs && now - atimeNs < RELATIME_MAX_AGE_NS) {
+            return false;
+        }
+        atimeNs = now;
+        attrDirty = true;
+        return true;
+    }
+
     /** inode_set_ctime_current for a change of metadata only (an extended attribute). */
     public synchronized void touchCtimeOnly() { touchCtime(); }
 
