@@ -7,6 +7,7 @@ import jnr.ffi.byref.PointerByReference;
 import org.iomapfs.core.api.Controls;
 import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.Falloc;
+import org.iomapfs.core.api.FileAttr;
 import org.iomapfs.core.api.FsException;
 import org.iomapfs.core.api.Vfs;
 import org.iomapfs.fuse.watchdog.RequestSlots;
@@ -75,6 +76,7 @@ public class FuseMount extends FuseStubFS {
     private volatile Pointer fuse;
     private volatile Pointer mountpointPtr;
     private volatile SessionLoop pool;
+    private volatile HardLinkAttrs linkAttrs;
     private volatile Thread stockLoop;
     private final CountDownLatch loopDone = new CountDownLatch(1);
     private Path mountPoint;
@@ -149,6 +151,7 @@ public class FuseMount extends FuseStubFS {
         if (o.loop() == LoopKind.POOL) {
             SessionLoop loop = new SessionLoop(lib.fuse_get_session(f), o.threads());
             pool = loop;
+            linkAttrs = new HardLinkAttrs(loop.channel);
             Thread waiter = new Thread(() -> {
                 try {
                     while (!loop.join(1, TimeUnit.DAYS)) {
@@ -261,7 +264,14 @@ public class FuseMount extends FuseStubFS {
 
     @Override
     public int getattr(String path, FileStat stat) {
-        return call(() -> "getattr " + path, () -> at(path).getattr(path, stat));
+        return call(() -> "getattr " + path, () -> {
+            int rc = at(path).getattr(path, stat);
+            HardLinkAttrs la = linkAttrs;
+            if (rc == 0 && la != null && at(path) == engine) {
+                la.getattr(stat.st_ino.longValue(), (int) stat.st_nlink.longValue());
+            }
+            return rc;
+        });
     }
 
     @Override
@@ -284,7 +294,16 @@ public class FuseMount extends FuseStubFS {
 
     @Override
     public int unlink(String path) {
-        return call(() -> "unlink " + path, () -> at(path).unlink(path));
+        return call(() -> "unlink " + path, () -> {
+            HardLinkAttrs la = linkAttrs;
+            if (la == null || la.idle() || at(path) != engine) {
+                return at(path).unlink(path);
+            }
+            FileAttr a = vfs.getattr(path);
+            int rc = engine.unlink(path);
+            la.unlinked(a.ino(), a.nlink() - 1);
+            return rc;
+        });
     }
 
     @Override
@@ -297,12 +316,39 @@ public class FuseMount extends FuseStubFS {
 
     @Override
     public int rename(String from, String to) {
-        return call(() -> "rename " + from, () -> at(from, to).rename(from, to));
+        return call(() -> "rename " + from, () -> {
+            HardLinkAttrs la = linkAttrs;
+            if (la == null || la.idle() || at(from, to) != engine) {
+                return at(from, to).rename(from, to);
+            }
+            FileAttr replaced = existing(to);
+            int rc = engine.rename(from, to);
+            if (replaced != null && replaced.ino() != vfs.getattr(to).ino()) {
+                la.unlinked(replaced.ino(), replaced.nlink() - 1);
+            }
+            return rc;
+        });
     }
 
     @Override
     public int link(String existing, String newPath) {
-        return call(() -> "link " + newPath, () -> at(existing, newPath).link(existing, newPath));
+        return call(() -> "link " + newPath, () -> {
+            int rc = at(existing, newPath).link(existing, newPath);
+            HardLinkAttrs la = linkAttrs;
+            if (rc == 0 && la != null && at(existing, newPath) == engine) {
+                la.linked(vfs.getattr(newPath).ino());
+            }
+            return rc;
+        });
+    }
+
+    /** The attributes of the file at {@code path}, or null if there is none. */
+    private FileAttr existing(String path) {
+        try {
+            return vfs.getattr(path);
+        } catch (FsException e) {
+            return null;
+        }
     }
 
     @Override

@@ -45,6 +45,12 @@ public final class Native {
         @IgnoreError void fuse_session_exit(long se);
 
         @IgnoreError void fuse_session_reset(long se);
+
+        /**
+         * fuse_lowlevel.c (2.9): writes FUSE_NOTIFY_INVAL_INODE for node {@code ino} to the channel; 0, or -errno
+         * (-ENOENT when the kernel holds no inode for that node id).
+         */
+        @IgnoreError int fuse_lowlevel_notify_inval_inode(long ch, long ino, long off, long len);
     }
 
     public interface LibC {
