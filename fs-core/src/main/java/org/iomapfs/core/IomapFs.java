@@ -300,6 +300,15 @@ public final class IomapFs implements Vfs {
     }
 
     @Override
+    public void mknod(String path, FileType type, int mode, long rdev, int uid, int gid) {
+        if (type != FileType.FIFO && type != FileType.SOCKET && type != FileType.CHARDEV && type != FileType.BLOCKDEV) {
+            throw new FsException(Errno.EINVAL, path + ": mknod makes FIFOs, sockets and device nodes, not " + type);
+        }
+        boolean device = type == FileType.CHARDEV || type == FileType.BLOCKDEV;
+        ns.create(path, type, mode, uid, gid, null, device ? rdev : 0);
+    }
+
+    @Override
     public void setxattr(String path, String name, byte[] value, int flags) {
         xattrs.set(ns.resolve(path), name, value, flags);
     }

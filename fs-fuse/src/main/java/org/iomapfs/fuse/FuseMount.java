@@ -8,6 +8,7 @@ import org.iomapfs.core.api.Controls;
 import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.Falloc;
 import org.iomapfs.core.api.FileAttr;
+import org.iomapfs.core.api.FileType;
 import org.iomapfs.core.api.FsException;
 import org.iomapfs.core.api.Vfs;
 import org.iomapfs.fuse.watchdog.RequestSlots;
@@ -277,6 +278,26 @@ public class FuseMount extends FuseStubFS {
     @Override
     public int readlink(String path, Pointer buf, long size) {
         return call(() -> "readlink " + path, () -> at(path).readlink(path, buf, size));
+    }
+
+    /** libfuse 2.9 calls mknod for every type but regular files (those come through create) and directories. */
+    @Override
+    public int mknod(String path, long mode, long rdev) {
+        return call(() -> "mknod " + path, () -> {
+            FileType type = switch ((int) mode & 0170000) {
+                case 0010000 -> FileType.FIFO;
+                case 0140000 -> FileType.SOCKET;
+                case 0020000 -> FileType.CHARDEV;
+                case 0060000 -> FileType.BLOCKDEV;
+                default -> throw new FsException(Errno.EINVAL, path + ": mknod of type 0" + Long.toOctalString(mode & 0170000));
+            };
+            if (ControlTree.isControlPath(path)) {
+                return -FuseErrno.EACCES;
+            }
+            FuseContext c = getContext();
+            vfs.mknod(path, type, (int) mode & 07777, rdev, c.uid.intValue(), c.gid.intValue());
+            return 0;
+        });
     }
 
     @Override

@@ -42,6 +42,7 @@ final class FuseStructs {
         st.st_mode.set(a.stMode());
         st.st_ino.set(a.ino());
         st.st_nlink.set(a.nlink());
+        st.st_rdev.set(a.rdev());
         st.st_uid.set(a.uid());
         st.st_gid.set(a.gid());
         st.st_size.set(a.size());

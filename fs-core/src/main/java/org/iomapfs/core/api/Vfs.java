@@ -74,6 +74,14 @@ public interface Vfs extends AutoCloseable {
 
     StatFs statfs();
 
+    /**
+     * mknod(2) of a FIFO, socket or device node ({@code type}); {@code rdev} is the device number of a device node.
+     * Regular files come from {@link #create}.
+     */
+    default void mknod(String path, FileType type, int mode, long rdev, int uid, int gid) {
+        throw new FsException(Errno.EOPNOTSUPP, "special files are not supported");
+    }
+
     /** setxattr(2) flag: fail with EEXIST if the attribute exists. */
     int XATTR_CREATE = 1;
     /** setxattr(2) flag: fail with ENODATA if the attribute does not exist. */

@@ -27,6 +27,8 @@ public final class Inode {
     /** Directory entries, name -> ino (directories only), guarded by the namespace lock for changes. */
     public final ConcurrentSkipListMap<String, Long> entries;
     public final String symlinkTarget;
+    /** st_rdev of a device node, 0 for any other inode. */
+    public final long rdev;
 
     private volatile long size;
     private volatile int mode;
@@ -50,6 +52,7 @@ public final class Inode {
         this.dataFork = dataFork;
         this.entries = r.type() == FileType.DIRECTORY ? new ConcurrentSkipListMap<>() : null;
         this.symlinkTarget = r.symlinkTarget();
+        this.rdev = r.rdev();
         this.size = r.size();
         this.mode = r.mode();
         this.uid = r.uid();
@@ -136,7 +139,7 @@ public final class Inode {
     }
 
     public synchronized InodeRecord record() {
-        return new InodeRecord(ino, type, mode, uid, gid, nlink, size, atimeNs, mtimeNs, ctimeNs, symlinkTarget);
+        return new InodeRecord(ino, type, mode, uid, gid, nlink, size, atimeNs, mtimeNs, ctimeNs, symlinkTarget, rdev);
     }
 
     /**
@@ -194,7 +197,7 @@ public final class Inode {
         }
         long sz = type == FileType.DIRECTORY ? 4096 : type == FileType.SYMLINK ? symlinkTarget.length() : r.size();
         return new FileAttr(ino, type, r.mode(), r.nlink(), r.uid(), r.gid(), sz, blocks, 4096, r.atimeNs(), r.mtimeNs(),
-                r.ctimeNs());
+                r.ctimeNs(), rdev);
     }
 
     /** Block index of byte {@code pos}. */

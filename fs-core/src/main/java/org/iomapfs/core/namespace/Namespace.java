@@ -128,6 +128,11 @@ public final class Namespace {
 
     /** Creates an inode of {@code type} at path; EEXIST if the name is taken. */
     public Inode create(String path, FileType type, int mode, int uid, int gid, String symlinkTarget) {
+        return create(path, type, mode, uid, gid, symlinkTarget, 0);
+    }
+
+    /** As {@link #create(String, FileType, int, int, int, String)}, for a device node with its {@code rdev}. */
+    public Inode create(String path, FileType type, int mode, int uid, int gid, String symlinkTarget, long rdev) {
         lock.writeLock().lock();
         try {
             Parent p = parent(path);
@@ -138,7 +143,7 @@ public final class Namespace {
             Inode inode = store.update(() -> {
                 long ino = store.allocateIno();
                 InodeRecord r = new InodeRecord(ino, type, mode & 07777, uid, gid, type == FileType.DIRECTORY ? 2 : 1,
-                        0, now, now, now, symlinkTarget);
+                        0, now, now, now, symlinkTarget, rdev);
                 Inode in = instantiate.apply(r);
                 in.persist(store);
                 p.dir.entries.put(p.name, ino);

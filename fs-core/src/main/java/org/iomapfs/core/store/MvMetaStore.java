@@ -210,8 +210,14 @@ public final class MvMetaStore implements MetaStore {
 
     @Override
     public void putInode(InodeRecord r) {
-        inodes.put(r.ino(), new long[]{1, r.type().ordinal(), r.mode(), r.uid(), r.gid(), r.nlink(), r.size(),
-                r.atimeNs(), r.mtimeNs(), r.ctimeNs()});
+        long[] v = {1, r.type().ordinal(), r.mode(), r.uid(), r.gid(), r.nlink(), r.size(), r.atimeNs(), r.mtimeNs(),
+                r.ctimeNs()};
+        // a device node's rdev as an 11th word; every other inode keeps the 10 words older images have
+        if (r.rdev() != 0) {
+            v = java.util.Arrays.copyOf(v, 11);
+            v[10] = r.rdev();
+        }
+        inodes.put(r.ino(), v);
         if (r.symlinkTarget() != null) {
             symlinks.put(r.ino(), r.symlinkTarget());
         }
@@ -225,7 +231,7 @@ public final class MvMetaStore implements MetaStore {
 
     private InodeRecord decode(long ino, long[] v) {
         return new InodeRecord(ino, FileType.values()[(int) v[1]], (int) v[2], (int) v[3], (int) v[4], (int) v[5], v[6],
-                v[7], v[8], v[9], symlinks.get(ino));
+                v[7], v[8], v[9], symlinks.get(ino), v.length > 10 ? v[10] : 0);
     }
 
     @Override
