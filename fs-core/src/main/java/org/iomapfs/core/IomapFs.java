@@ -28,6 +28,7 @@ import org.iomapfs.core.writeback.Writeback;
 import org.iomapfs.core.xfs.XfsAops;
 import org.iomapfs.core.xfs.XfsFileOps;
 import org.iomapfs.core.xfs.XfsIomapOps;
+import org.iomapfs.core.xattr.Xattrs;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -51,6 +52,7 @@ public final class IomapFs implements Vfs {
     private final DirectIo dio;
     private final Controls controls;
     private final UserMm mm;
+    private final Xattrs xattrs;
     private volatile boolean closed;
 
     IomapFs(EngineBuilder.Parts p) {
@@ -66,6 +68,7 @@ public final class IomapFs implements Vfs {
         this.dio = p.dio();
         this.controls = new EngineControls(ctx, this);
         this.mm = new UserMm(ctx, handles, files, ops, dio);
+        this.xattrs = new Xattrs(store);
     }
 
     /** Opens (mounts) an image made by {@link org.iomapfs.core.store.Mkfs}, freeing its orphans. */
@@ -154,6 +157,13 @@ public final class IomapFs implements Vfs {
         } finally {
             ns.lock.writeLock().unlock();
         }
+        if (!OpenFlags.canWrite(flags) && (flags & O_NOATIME) == 0 && in.type == FileType.REGULAR
+                && in.relatimeUpdate()) {
+            // A FUSE inode is S_NOATIME and reads the kernel's page cache holds never reach the daemon, so
+            // file_accessed cannot happen here for them: a read-only open stands for the read it precedes.
+            // relatime (the mount's default) bounds the updates to one per change of the file or per day.
+            store.update(() -> in.persist(store));
+        }
         if ((flags & OpenFlags.O_TRUNC) != 0 && OpenFlags.canWrite(flags) && in.type == FileType.REGULAR) {
             try {
                 files.truncate(in, 0);
@@ -164,6 +174,9 @@ public final class IomapFs implements Vfs {
         }
         return fh;
     }
+
+    /** O_NOATIME (asm-generic/fcntl.h): the opener asked not to update atime. */
+    private static final int O_NOATIME = 01000000;
 
     private long openInode(Inode in, int flags) {
         in.openCount++;
@@ -286,6 +299,29 @@ public final class IomapFs implements Vfs {
         in.setTimes(at, mt);
         store.update(() -> in.persist(store));
     }
+
+    @Override
+    public void mknod(String path, FileType type, int mode, long rdev, int uid, int gid) {
+        if (type != FileType.FIFO && type != FileType.SOCKET && type != FileType.CHARDEV && type != FileType.BLOCKDEV) {
+            throw new FsException(Errno.EINVAL, path + ": mknod makes FIFOs, sockets and device nodes, not " + type);
+        }
+        boolean device = type == FileType.CHARDEV || type == FileType.BLOCKDEV;
+        ns.create(path, type, mode, uid, gid, null, device ? rdev : 0);
+    }
+
+    @Override
+    public void setxattr(String path, String name, byte[] value, int flags) {
+        xattrs.set(ns.resolve(path), name, value, flags);
+    }
+
+    @Override
+    public byte[] getxattr(String path, String name) { return xattrs.get(ns.resolve(path), name); }
+
+    @Override
+    public List<String> listxattr(String path) { return xattrs.list(ns.resolve(path)); }
+
+    @Override
+    public void removexattr(String path, String name) { xattrs.remove(ns.resolve(path), name); }
 
     @Override
     public StatFs statfs() {

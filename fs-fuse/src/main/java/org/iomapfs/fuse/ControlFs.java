@@ -161,6 +161,12 @@ final class ControlFs implements NodeOps {
         return (mask & Access.X_OK) != 0 && !n.isDir() ? -EACCES : 0;
     }
 
+    // control files carry no extended attributes and take none (ls, cp -a and SELinux-aware tools ask)
+    @Override public int setxattr(String path, String name, byte[] value, int flags) { return -EOPNOTSUPP; }
+    @Override public int getxattr(String path, String name, Pointer value, long size) { return -FuseErrno.ENODATA; }
+    @Override public int listxattr(String path, Pointer list, long size) { return 0; }
+    @Override public int removexattr(String path, String name) { return -FuseErrno.ENODATA; }
+
     @Override
     public Handle opendir(String path, Pointer fi) {
         ControlTree.Node n = node(path);

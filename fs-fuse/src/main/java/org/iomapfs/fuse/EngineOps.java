@@ -60,6 +60,32 @@ final class EngineOps implements NodeOps {
     }
 
     @Override
+    public int setxattr(String path, String name, byte[] value, int flags) {
+        vfs.setxattr(path, name, value, flags);
+        return 0;
+    }
+
+    @Override
+    public int getxattr(String path, String name, Pointer value, long size) {
+        return FuseStructs.xattrReply(vfs.getxattr(path, name), value, size);
+    }
+
+    @Override
+    public int listxattr(String path, Pointer list, long size) {
+        StringBuilder names = new StringBuilder();
+        for (String n : vfs.listxattr(path)) {
+            names.append(n).append('\0');
+        }
+        return FuseStructs.xattrReply(names.toString().getBytes(StandardCharsets.UTF_8), list, size);
+    }
+
+    @Override
+    public int removexattr(String path, String name) {
+        vfs.removexattr(path, name);
+        return 0;
+    }
+
+    @Override
     public Handle opendir(String path, Pointer fi) {
         if (vfs.getattr(path).type() != FileType.DIRECTORY) {
             throw new FsException(Errno.ENOTDIR, path + " is not a directory");

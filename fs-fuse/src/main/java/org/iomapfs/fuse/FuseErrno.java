@@ -12,9 +12,9 @@ final class FuseErrno {
     static final int ENOENT = Errno.ENOENT.code, EACCES = Errno.EACCES.code, EPERM = Errno.EPERM.code;
     static final int EIO = Errno.EIO.code, EBADF = Errno.EBADF.code, EEXIST = Errno.EEXIST.code;
     static final int EISDIR = Errno.EISDIR.code, ENOTDIR = Errno.ENOTDIR.code, EINVAL = Errno.EINVAL.code;
-    static final int EOPNOTSUPP = Errno.EOPNOTSUPP.code;
+    static final int EOPNOTSUPP = Errno.EOPNOTSUPP.code, ENODATA = Errno.ENODATA.code;
     /** A readdir filler that reports a full buffer (libfuse's fill_dir returns 1): ERANGE, as libfuse 2.9. */
-    static final int ERANGE = 34;
+    static final int ERANGE = Errno.ERANGE.code;
 
     private FuseErrno() { }
 

@@ -9,6 +9,8 @@ import jnr.ffi.byref.PointerByReference;
 import org.iomapfs.core.api.Controls;
 import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.Falloc;
+import org.iomapfs.core.api.FileAttr;
+import org.iomapfs.core.api.FileType;
 import org.iomapfs.core.api.FsException;
 import org.iomapfs.core.api.Vfs;
 import org.iomapfs.fuse.watchdog.RequestSlots;
@@ -80,6 +82,7 @@ public class FuseMount extends FuseStubFS {
     private volatile Pointer mountpointPtr;
     private volatile SessionLoop pool;
     private volatile KernelInvalidator invalidator;
+    private volatile HardLinkAttrs linkAttrs;
     private volatile Thread stockLoop;
     private final CountDownLatch loopDone = new CountDownLatch(1);
     private Path mountPoint;
@@ -159,6 +162,7 @@ public class FuseMount extends FuseStubFS {
             loop.invalidator = inv;
             invalidator = inv;
             vfs.setCacheInvalidation(inv);
+            linkAttrs = new HardLinkAttrs(loop.channel);
             Thread waiter = new Thread(() -> {
                 try {
                     while (!loop.join(1, TimeUnit.DAYS)) {
@@ -324,12 +328,39 @@ public class FuseMount extends FuseStubFS {
 
     @Override
     public int getattr(String path, FileStat stat) {
-        return call(() -> "getattr " + path, () -> at(path).getattr(path, stat));
+        return call(() -> "getattr " + path, () -> {
+            int rc = at(path).getattr(path, stat);
+            HardLinkAttrs la = linkAttrs;
+            if (rc == 0 && la != null && at(path) == engine) {
+                la.getattr(stat.st_ino.longValue(), (int) stat.st_nlink.longValue());
+            }
+            return rc;
+        });
     }
 
     @Override
     public int readlink(String path, Pointer buf, long size) {
         return call(() -> "readlink " + path, () -> at(path).readlink(path, buf, size));
+    }
+
+    /** libfuse 2.9 calls mknod for every type but regular files (those come through create) and directories. */
+    @Override
+    public int mknod(String path, long mode, long rdev) {
+        return call(() -> "mknod " + path, () -> {
+            FileType type = switch ((int) mode & 0170000) {
+                case 0010000 -> FileType.FIFO;
+                case 0140000 -> FileType.SOCKET;
+                case 0020000 -> FileType.CHARDEV;
+                case 0060000 -> FileType.BLOCKDEV;
+                default -> throw new FsException(Errno.EINVAL, path + ": mknod of type 0" + Long.toOctalString(mode & 0170000));
+            };
+            if (ControlTree.isControlPath(path)) {
+                return -FuseErrno.EACCES;
+            }
+            FuseContext c = getContext();
+            vfs.mknod(path, type, (int) mode & 07777, rdev, c.uid.intValue(), c.gid.intValue());
+            return 0;
+        });
     }
 
     @Override
@@ -347,7 +378,16 @@ public class FuseMount extends FuseStubFS {
 
     @Override
     public int unlink(String path) {
-        return call(() -> "unlink " + path, () -> at(path).unlink(path));
+        return call(() -> "unlink " + path, () -> {
+            HardLinkAttrs la = linkAttrs;
+            if (la == null || la.idle() || at(path) != engine) {
+                return at(path).unlink(path);
+            }
+            FileAttr a = vfs.getattr(path);
+            int rc = engine.unlink(path);
+            la.unlinked(a.ino(), a.nlink() - 1);
+            return rc;
+        });
     }
 
     @Override
@@ -360,12 +400,39 @@ public class FuseMount extends FuseStubFS {
 
     @Override
     public int rename(String from, String to) {
-        return call(() -> "rename " + from, () -> at(from, to).rename(from, to));
+        return call(() -> "rename " + from, () -> {
+            HardLinkAttrs la = linkAttrs;
+            if (la == null || la.idle() || at(from, to) != engine) {
+                return at(from, to).rename(from, to);
+            }
+            FileAttr replaced = existing(to);
+            int rc = engine.rename(from, to);
+            if (replaced != null && replaced.ino() != vfs.getattr(to).ino()) {
+                la.unlinked(replaced.ino(), replaced.nlink() - 1);
+            }
+            return rc;
+        });
     }
 
     @Override
     public int link(String existing, String newPath) {
-        return call(() -> "link " + newPath, () -> at(existing, newPath).link(existing, newPath));
+        return call(() -> "link " + newPath, () -> {
+            int rc = at(existing, newPath).link(existing, newPath);
+            HardLinkAttrs la = linkAttrs;
+            if (rc == 0 && la != null && at(existing, newPath) == engine) {
+                la.linked(vfs.getattr(newPath).ino());
+            }
+            return rc;
+        });
+    }
+
+    /** The attributes of the file at {@code path}, or null if there is none. */
+    private FileAttr existing(String path) {
+        try {
+            return vfs.getattr(path);
+        } catch (FsException e) {
+            return null;
+        }
     }
 
     @Override
@@ -403,6 +470,32 @@ public class FuseMount extends FuseStubFS {
             FuseContext c = getContext();
             return at(path).access(path, mask, c.uid.intValue(), c.gid.intValue());
         });
+    }
+
+    @Override
+    public int setxattr(String path, String name, Pointer value, long size, int flags) {
+        return call(() -> "setxattr " + path, () -> {
+            byte[] v = new byte[(int) size];
+            if (size > 0) {
+                value.get(0, v, 0, v.length);
+            }
+            return at(path).setxattr(path, name, v, flags);
+        });
+    }
+
+    @Override
+    public int getxattr(String path, String name, Pointer value, long size) {
+        return call(() -> "getxattr " + path, () -> at(path).getxattr(path, name, value, size));
+    }
+
+    @Override
+    public int listxattr(String path, Pointer list, long size) {
+        return call(() -> "listxattr " + path, () -> at(path).listxattr(path, list, size));
+    }
+
+    @Override
+    public int removexattr(String path, String name) {
+        return call(() -> "removexattr " + path, () -> at(path).removexattr(path, name));
     }
 
     private int rawOpendir(String path, Pointer fi) {

@@ -42,6 +42,7 @@ final class FuseStructs {
         st.st_mode.set(a.stMode());
         st.st_ino.set(a.ino());
         st.st_nlink.set(a.nlink());
+        st.st_rdev.set(a.rdev());
         st.st_uid.set(a.uid());
         st.st_gid.set(a.gid());
         st.st_size.set(a.size());
@@ -100,6 +101,22 @@ final class FuseStructs {
     }
 
     /** A direct buffer over native memory, no copy (libfuse 2.9 mallocs the reply buffer per READ). */
+    /**
+     * The reply of getxattr/listxattr (fuse_lib_getxattr, fuse_lib_listxattr): with {@code size} 0 only the
+     * length, which the kernel asks for first; -ERANGE if the bytes do not fit; else the bytes copied and
+     * their count.
+     */
+    static int xattrReply(byte[] bytes, Pointer buf, long size) {
+        if (size == 0) {
+            return bytes.length;
+        }
+        if (bytes.length > size) {
+            return -FuseErrno.ERANGE;
+        }
+        buf.put(0, bytes, 0, bytes.length);
+        return bytes.length;
+    }
+
     static ByteBuffer directView(Pointer p, long size) {
         return MemoryIO.getInstance().newDirectByteBuffer(p.address(), (int) size);
     }

@@ -43,6 +43,17 @@ interface NodeOps {
 
     int access(String path, int mask, int uid, int gid);
 
+    /** setxattr(2): {@code value} holds {@code size} bytes; flags XATTR_CREATE / XATTR_REPLACE. */
+    int setxattr(String path, String name, byte[] value, int flags);
+
+    /** getxattr(2): with {@code size} 0 the value's length; ERANGE if it does not fit in {@code size}. */
+    int getxattr(String path, String name, Pointer value, long size);
+
+    /** listxattr(2): the names, each NUL-terminated; sizes as {@link #getxattr}. */
+    int listxattr(String path, Pointer list, long size);
+
+    int removexattr(String path, String name);
+
     /** The handle to register for an opened directory; errors are thrown. */
     Handle opendir(String path, Pointer fi);
 

@@ -155,6 +155,14 @@ final class SessionLoop {
         return Thread.currentThread() instanceof Worker w ? w.nodeid : 0;
     }
 
+    /**
+     * The address of the request the calling pool thread is processing (its fuse_in_header, then the
+     * opcode's arguments: libfuse 2.9 receives into buf.mem without splice), or 0 on any other thread.
+     */
+    static long currentRequest() {
+        return Thread.currentThread() instanceof Worker w ? w.recvAddr : 0;
+    }
+
     static ByteBuffer viewIfWorker(long addr, int len) {
         return Thread.currentThread() instanceof Worker w ? w.view(addr, len) : null;
     }

@@ -74,6 +74,41 @@ public interface Vfs extends AutoCloseable {
 
     StatFs statfs();
 
+    /**
+     * mknod(2) of a FIFO, socket or device node ({@code type}); {@code rdev} is the device number of a device node.
+     * Regular files come from {@link #create}.
+     */
+    default void mknod(String path, FileType type, int mode, long rdev, int uid, int gid) {
+        throw new FsException(Errno.EOPNOTSUPP, "special files are not supported");
+    }
+
+    /** setxattr(2) flag: fail with EEXIST if the attribute exists. */
+    int XATTR_CREATE = 1;
+    /** setxattr(2) flag: fail with ENODATA if the attribute does not exist. */
+    int XATTR_REPLACE = 2;
+
+    /**
+     * Extended attributes, by full name ({@code user.NAME}, {@code trusted.NAME}, {@code security.NAME}).
+     * Errors as the kernel's: ENODATA for a missing attribute, EEXIST/ENODATA for the {@link #XATTR_CREATE} /
+     * {@link #XATTR_REPLACE} conflicts, E2BIG for a value over 64 KiB, ERANGE for a name over 255 bytes,
+     * EOPNOTSUPP for another namespace. An engine without them refuses every call with EOPNOTSUPP.
+     */
+    default void setxattr(String path, String name, byte[] value, int flags) {
+        throw new FsException(Errno.EOPNOTSUPP, "extended attributes are not supported");
+    }
+
+    default byte[] getxattr(String path, String name) {
+        throw new FsException(Errno.EOPNOTSUPP, "extended attributes are not supported");
+    }
+
+    default List<String> listxattr(String path) {
+        throw new FsException(Errno.EOPNOTSUPP, "extended attributes are not supported");
+    }
+
+    default void removexattr(String path, String name) {
+        throw new FsException(Errno.EOPNOTSUPP, "extended attributes are not supported");
+    }
+
     /** fallocate(2) with a mode from {@link Falloc}; unsupported modes give EOPNOTSUPP. */
     void fallocate(long fh, int mode, long offset, long length);
 

@@ -26,6 +26,7 @@ final class Steps {
             case RECLAIM_EVICTED -> "reclaim evicts folio " + folio;
             case DIO_INVALIDATED -> "direct I/O invalidates the cache from folio " + folio;
             case DIO_PAGES_PINNED -> "direct read pins its destination pages";
+            case DCACHE_FILL -> "lookup caches a walked path (rename sequence " + pos + ")";
         };
     }
 }

@@ -27,6 +27,8 @@ public final class Inode {
     /** Directory entries, name -> ino (directories only), guarded by the namespace lock for changes. */
     public final ConcurrentSkipListMap<String, Long> entries;
     public final String symlinkTarget;
+    /** st_rdev of a device node, 0 for any other inode. */
+    public final long rdev;
 
     private volatile long size;
     private volatile int mode;
@@ -50,6 +52,7 @@ public final class Inode {
         this.dataFork = dataFork;
         this.entries = r.type() == FileType.DIRECTORY ? new ConcurrentSkipListMap<>() : null;
         this.symlinkTarget = r.symlinkTarget();
+        this.rdev = r.rdev();
         this.size = r.size();
         this.mode = r.mode();
         this.uid = r.uid();
@@ -105,6 +108,26 @@ public final class Inode {
 
     public synchronized void touchAtime() { atimeNs = now(); }
 
+    /** relatime's bound on how stale atime may get on an unchanged file (fs/inode.c relatime_need_update). */
+    public static final long RELATIME_MAX_AGE_NS = 24L * 3600 * 1_000_000_000L;
+
+    /**
+     * touch_atime under relatime: sets atime to now if it is not after mtime or ctime, or older than a day, and
+     * marks the attributes dirty so the next commit keeps it. Returns whether it changed.
+     */
+    public synchronized boolean relatimeUpdate() {
+        long now = now();
+        if (atimeNs > mtimeNs && atimeNs > ctimeNs && now - atimeNs < RELATIME_MAX_AGE_NS) {
+            return false;
+        }
+        atimeNs = now;
+        attrDirty = true;
+        return true;
+    }
+
+    /** inode_set_ctime_current for a change of metadata only (an extended attribute). */
+    public synchronized void touchCtimeOnly() { touchCtime(); }
+
     private void touchCtime() {
         ctimeNs = now();
         attrDirty = true;
@@ -116,7 +139,7 @@ public final class Inode {
     }
 
     public synchronized InodeRecord record() {
-        return new InodeRecord(ino, type, mode, uid, gid, nlink, size, atimeNs, mtimeNs, ctimeNs, symlinkTarget);
+        return new InodeRecord(ino, type, mode, uid, gid, nlink, size, atimeNs, mtimeNs, ctimeNs, symlinkTarget, rdev);
     }
 
     /**
@@ -174,7 +197,7 @@ public final class Inode {
         }
         long sz = type == FileType.DIRECTORY ? 4096 : type == FileType.SYMLINK ? symlinkTarget.length() : r.size();
         return new FileAttr(ino, type, r.mode(), r.nlink(), r.uid(), r.gid(), sz, blocks, 4096, r.atimeNs(), r.mtimeNs(),
-                r.ctimeNs());
+                r.ctimeNs(), rdev);
     }
 
     /** Block index of byte {@code pos}. */

@@ -29,6 +29,7 @@ import java.util.function.LongFunction;
  */
 public final class Namespace {
     public static final int NAME_MAX = 255;
+    private static final int S_ISGID = 02000;
 
     public final TrackedRwLock lock = new TrackedRwLock(LockOrder.NAMESPACE);
     private final MetaStore store;
@@ -146,6 +147,11 @@ public final class Namespace {
 
     /** Creates an inode of {@code type} at path; EEXIST if the name is taken. */
     public Inode create(String path, FileType type, int mode, int uid, int gid, String symlinkTarget) {
+        return create(path, type, mode, uid, gid, symlinkTarget, 0);
+    }
+
+    /** As {@link #create(String, FileType, int, int, int, String)}, for a device node with its {@code rdev}. */
+    public Inode create(String path, FileType type, int mode, int uid, int gid, String symlinkTarget, long rdev) {
         lock.writeLock().lock();
         try {
             Parent p = parent(path);
@@ -153,10 +159,15 @@ public final class Namespace {
                 throw new FsException(Errno.EEXIST, path + ": already exists");
             }
             long now = Inode.now();
+            // inode_init_owner: a setgid directory hands down its group, and its setgid bit to subdirectories (the
+            // VFS has already stripped S_ISGID from a file the caller may not have it on: vfs_prepare_mode)
+            boolean setgidDir = (p.dir.mode() & S_ISGID) != 0;
+            int newGid = setgidDir ? p.dir.gid() : gid;
+            int newMode = (mode & 07777) | (setgidDir && type == FileType.DIRECTORY ? S_ISGID : 0);
             Inode inode = store.update(() -> {
                 long ino = store.allocateIno();
-                InodeRecord r = new InodeRecord(ino, type, mode & 07777, uid, gid, type == FileType.DIRECTORY ? 2 : 1,
-                        0, now, now, now, symlinkTarget);
+                InodeRecord r = new InodeRecord(ino, type, newMode, uid, newGid, type == FileType.DIRECTORY ? 2 : 1,
+                        0, now, now, now, symlinkTarget, rdev);
                 Inode in = instantiate.apply(r);
                 in.persist(store);
                 p.dir.entries.put(p.name, ino);

@@ -5,7 +5,8 @@ import java.util.Map;
 import java.util.function.Supplier;
 
 /**
- * The embedded transactional store holding every piece of metadata: inodes, directory entries, the real
+ * The embedded transactional store holding every piece of metadata: inodes, directory entries, extended
+ * attributes (removed with their inode by {@link #removeInode}), the real
  * extents of each data fork, the free-space btree (by start block, like XFS's bnobt) and counters.
  *
  * <p>Transactions: a caller groups the puts and removes that must land together inside {@link #update}.
@@ -71,6 +72,18 @@ public interface MetaStore extends AutoCloseable {
     List<ExtentRecord> extents(long ino);
 
     void dropExtents(long ino);
+
+    /** Sets extended attribute {@code name} (full name, namespace prefix included) of an inode. */
+    void putXattr(long ino, String name, byte[] value);
+
+    /** @return the value or null */
+    byte[] getXattr(long ino, String name);
+
+    /** @return whether the attribute existed */
+    boolean removeXattr(long ino, String name);
+
+    /** The inode's extended attribute names in name order. */
+    List<String> listXattrs(long ino);
 
     /** Inserts or replaces the free extent starting at {@code startBlock}. */
     void putFree(long startBlock, long blockCount);

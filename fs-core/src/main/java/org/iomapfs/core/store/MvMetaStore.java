@@ -24,7 +24,8 @@ import java.util.function.Supplier;
  * {@link MetaStore} on H2's MVStore, in the file {@code IMAGE.meta}. Auto-commit is off: the file changes only
  * at {@link #commit}, which takes the exclusive side of a read-write lock whose shared side every
  * {@link #update} holds, so a commit is a consistent cut. Maps: {@code sb}, {@code inodes}, {@code symlinks},
- * {@code free}, {@code d.INO} (entries of a directory) and {@code e.INO} (extents of an inode).
+ * {@code free}, {@code d.INO} (entries of a directory), {@code e.INO} (extents of an inode) and {@code x.INO}
+ * (extended attributes of an inode, name to value).
  *
  * <p>Compaction. Every commit writes a new chunk; without MVStore's background thread (which would also commit
  * on its own) nothing rewrites the live pages left in old chunks, and a dead chunk's space is reused only once
@@ -209,8 +210,14 @@ public final class MvMetaStore implements MetaStore {
 
     @Override
     public void putInode(InodeRecord r) {
-        inodes.put(r.ino(), new long[]{1, r.type().ordinal(), r.mode(), r.uid(), r.gid(), r.nlink(), r.size(),
-                r.atimeNs(), r.mtimeNs(), r.ctimeNs()});
+        long[] v = {1, r.type().ordinal(), r.mode(), r.uid(), r.gid(), r.nlink(), r.size(), r.atimeNs(), r.mtimeNs(),
+                r.ctimeNs()};
+        // a device node's rdev as an 11th word; every other inode keeps the 10 words older images have
+        if (r.rdev() != 0) {
+            v = java.util.Arrays.copyOf(v, 11);
+            v[10] = r.rdev();
+        }
+        inodes.put(r.ino(), v);
         if (r.symlinkTarget() != null) {
             symlinks.put(r.ino(), r.symlinkTarget());
         }
@@ -224,13 +231,16 @@ public final class MvMetaStore implements MetaStore {
 
     private InodeRecord decode(long ino, long[] v) {
         return new InodeRecord(ino, FileType.values()[(int) v[1]], (int) v[2], (int) v[3], (int) v[4], (int) v[5], v[6],
-                v[7], v[8], v[9], symlinks.get(ino));
+                v[7], v[8], v[9], symlinks.get(ino), v.length > 10 ? v[10] : 0);
     }
 
     @Override
     public void removeInode(long ino) {
         inodes.remove(ino);
         symlinks.remove(ino);
+        if (mv.hasMap("x." + ino)) {
+            mv.removeMap(xattrs(ino));
+        }
     }
 
     @Override
@@ -272,6 +282,30 @@ public final class MvMetaStore implements MetaStore {
         if (mv.hasMap("d." + dirIno)) {
             mv.removeMap(dir(dirIno));
         }
+    }
+
+    private MVMap<String, byte[]> xattrs(long ino) { return mv.openMap("x." + ino); }
+
+    @Override
+    public void putXattr(long ino, String name, byte[] value) { xattrs(ino).put(name, value.clone()); }
+
+    @Override
+    public byte[] getXattr(long ino, String name) {
+        if (!mv.hasMap("x." + ino)) {
+            return null;
+        }
+        byte[] v = xattrs(ino).get(name);
+        return v == null ? null : v.clone();
+    }
+
+    @Override
+    public boolean removeXattr(long ino, String name) {
+        return mv.hasMap("x." + ino) && xattrs(ino).remove(name) != null;
+    }
+
+    @Override
+    public List<String> listXattrs(long ino) {
+        return mv.hasMap("x." + ino) ? new ArrayList<>(xattrs(ino).keySet()) : List.of();
     }
 
     @Override

@@ -121,9 +121,10 @@ class MountHelperTest {
             assertEquals(0, u.rc, "umount " + dev + ": " + u.out);
             assertNotEquals(0, run(10, Map.of(), "findmnt", "-S", dev).rc, dev + " is still mounted");
 
-            // at once, as fstests' _test_cycle_mount does: the old daemon may still be closing the image
+            // at once, as fstests' _test_cycle_mount does: the old daemon may still be closing the image; with the
+            // options that are in effect on every FUSE mount anyway (generic/129 mounts with nosuid)
             Proc m2 = run(120, env, "mount", "-t", "fuse.iomapfs", dev, mnt.toString(), "-o",
-                "source=" + img + ",profile=stale-iomap,invalidate=off");
+                "source=" + img + ",profile=stale-iomap,invalidate=off,nosuid,nodev,relatime");
             assertEquals(0, m2.rc, "second mount: " + m2.out);
             assertEquals("stale-iomap\n", Files.readString(mnt.resolve(".iomapfs/profile")), "-o profile= reached the daemon");
             assertEquals("40\n", Files.readString(mnt.resolve(".iomapfs/inject/write_delay_ms")));
