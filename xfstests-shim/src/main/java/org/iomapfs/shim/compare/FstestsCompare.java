@@ -160,8 +160,13 @@ final class FstestsCompare {
         Process p = pb.start();
         String error = null;
         if (!p.waitFor(testTimeoutSeconds, TimeUnit.SECONDS)) {
-            p.descendants().forEach(ProcessHandle::destroyForcibly);
-            p.destroyForcibly().waitFor();
+            // SIGTERM to check and the test first: run-fstests' EXIT trap then unmounts both devices (bash runs
+            // it only once its foreground ./check has ended), so the next test finds them free
+            p.descendants().forEach(ProcessHandle::destroy);
+            if (!p.waitFor(120, TimeUnit.SECONDS)) {
+                p.descendants().forEach(ProcessHandle::destroyForcibly);
+                p.destroyForcibly().waitFor();
+            }
             error = "check did not finish in " + testTimeoutSeconds + " s";
         }
         long wallMs = (System.nanoTime() - start) / 1_000_000;
