@@ -208,10 +208,12 @@ public final class CompareCommand implements Callable<Integer> {
         settings.put("kernel", System.getProperty("os.version"));
         System.err.println("compare: " + list.size() + " fstests, buggy then fixed for each, one ./check per test; "
             + "work, logs and fstests results under " + outDir);
-        List<RunResult> results = fc.run(list);
+        // results.json and report.html after every test: a long run stopped half-way keeps what it measured
+        List<RunResult> results = fc.run(list, soFar -> {
+            Report.json(outDir.resolve("results.json"), settings, soFar);
+            Report.html(outDir, settings, soFar);
+        });
         System.out.print(Report.table(results));
-        Report.json(outDir.resolve("results.json"), settings, results);
-        Report.html(outDir, settings, results);
         System.out.println("report: " + outDir.resolve("report.html") + "  (results.json beside it)");
         if (results.stream().anyMatch(r -> r.error() != null)) {
             System.err.println("compare: a test's ./check gave no result (see the table and its log)");

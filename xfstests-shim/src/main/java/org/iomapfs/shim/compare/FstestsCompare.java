@@ -123,7 +123,12 @@ final class FstestsCompare {
         return String.join(",", o);
     }
 
-    List<RunResult> run(List<String> tests) throws IOException, InterruptedException {
+    /** Called with the results so far after each test and mode (compare rewrites results.json and the report). */
+    interface Progress {
+        void update(List<RunResult> soFar) throws IOException;
+    }
+
+    List<RunResult> run(List<String> tests, Progress after) throws IOException, InterruptedException {
         List<RunResult> results = new ArrayList<>();
         int n = tests.size() * 2;
         int i = 0;
@@ -134,6 +139,7 @@ final class FstestsCompare {
         for (String test : tests) {
             for (String mode : List.of("buggy", "fixed")) {
                 results.add(runOne(test, mode, "[" + (++i) + "/" + n + "]"));
+                after.update(List.copyOf(results));
             }
         }
         return results;
