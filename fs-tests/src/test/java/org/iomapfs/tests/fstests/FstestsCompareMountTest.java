@@ -194,6 +194,29 @@ class FstestsCompareMountTest {
     }
 
     @Test
+    void aHungDaemonIsAbortedSoTheTestFailsAndTheRunGoesOn() throws Exception {
+        Path out = tmp.resolve("out-hung");
+        Proc p = compare(out, "--tests", "stand/005", "--hung-timeout", "5");
+        assertEquals(1, p.rc, "the aborted test failed, in fixed mode too: exit 1\n" + p.out);
+        Map<String, JsonNode> runs = runs(out);
+        for (String mode : List.of("buggy", "fixed")) {
+            JsonNode r = runs.get("stand/005 " + mode);
+            assertEquals("failed", r.get("detail").get("result").asText(), r.toString());
+            assertTrue(r.get("detail").get("note").asText().contains("1 daemon(s) hung and were aborted"), r.toString());
+            String read = Files.readString(out.resolve("results").resolve(mode).resolve("blocked-read.out"));
+            assertTrue(read.contains("dd exit 1"), "the stuck read failed when the guard aborted the connection, "
+                + "instead of waiting for its 600 s timeout (exit 124):\n" + read);
+            Path logs = out.resolve("logs").resolve(mode).resolve("stand/005");
+            assertTrue(Files.readString(logs.resolve("check.out")).contains("aborting its connection so that the test fails"));
+            try (Stream<Path> s = Files.list(logs.resolve("check"))) {
+                List<Path> atHang = s.filter(f -> f.toString().endsWith(".at-hang")).toList();
+                assertEquals(1, atHang.size(), "the guard kept the hung daemon's counters beside its log");
+                assertTrue(Files.readString(atHang.get(0)).startsWith("counters at hang:"));
+            }
+        }
+    }
+
+    @Test
     void refusesABadTestNameAndAMissingList() throws Exception {
         Proc bad = compare(tmp.resolve("bad"), "--tests", "generic/34x");
         assertEquals(2, bad.rc, bad.out);
