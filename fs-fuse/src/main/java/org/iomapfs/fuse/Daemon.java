@@ -215,6 +215,7 @@ public final class Daemon {
             Log.info("request loop ended; closing the engine");
             mount.teardown();
             engine.vfs().close();
+            logCountersAtExit();
             Log.info("engine closed; image " + s.image() + " released");
             return 0;
         } catch (RuntimeException e) {
@@ -227,6 +228,29 @@ public final class Daemon {
             closed.countDown();
         }
     }
+
+    /**
+     * The bug-fired and WARN counters of this daemon's life, in one line ({@link #COUNTERS_AT_EXIT} then the
+     * non-zero samples as in {@code /.iomapfs/metrics}): a mount that is gone can no longer be read, and fstests
+     * unmounts SCRATCH inside a test, so xfstests-shim's per-test attribution reads them from the log.
+     */
+    private void logCountersAtExit() {
+        try {
+            StringBuilder b = new StringBuilder(COUNTERS_AT_EXIT);
+            for (String line : engine.controls().read("metrics").split("\n")) {
+                if ((line.startsWith("iomapfs_bug_fired") || line.startsWith("iomapfs_warn")) && !line.endsWith(" 0.0")
+                    && !line.endsWith(" 0")) {
+                    b.append(' ').append(line.replace(" ", "="));
+                }
+            }
+            Log.info(b.toString());
+        } catch (RuntimeException e) {
+            Log.info("cannot read the counters at exit: " + e.getMessage());
+        }
+    }
+
+    /** Starts the log line of {@link #logCountersAtExit}. */
+    public static final String COUNTERS_AT_EXIT = "counters at exit:";
 
     /** Writes the state file the CLI reads (umount, stats) without going through the mount. */
     private void publish(HungTaskWatchdog.Status st) {

@@ -48,7 +48,13 @@ import java.util.stream.Stream;
         "racing write for partial-block, an fsx operation for fsx. A bad marker is a",
         "marker lost (holetest), a round that lost its dirtied byte (partial-block), a",
         "failing fsx round (fsx stops at its first mismatch: at most one per round);",
-        "bad bytes for fsx are those the failing reads found wrong."})
+        "bad bytes for fsx are those the failing reads found wrong.",
+        "",
+        "fstests instead of the workloads (root; a built fstests checkout):",
+        "  compare --fstests DIR --tests generic/344,generic/346 [--profile NAME]",
+        "  one ./check per test and mode; passed / failed / not run, seconds, bug-fired",
+        "  and WARN counts of that test's daemons; a buggy-mode failure with no bug",
+        "  fired is marked: not explained by the switches."})
 public final class CompareCommand implements Callable<Integer> {
     @Option(names = "--workload", paramLabel = "W", description = "workload to run (repeatable; all: every one)")
     List<String> workloads = new ArrayList<>();
@@ -66,12 +72,38 @@ public final class CompareCommand implements Callable<Integer> {
     String imageSize;
     @Option(names = "--cache-mb", paramLabel = "N", description = "the daemons' page-cache budget in MiB (mount --cache-mb)")
     Long cacheMb;
+    @Option(names = "--profile", paramLabel = "NAME", description = "injection profile for the mounts (mount --profile, "
+        + "the mount helper's profile=NAME)")
+    String profile;
+    @Option(names = "--fstests", paramLabel = "FSTESTS_DIR", description = "run these fstests (a built checkout) "
+        + "instead of the workloads, each in its own ./check through xfstests-shim/run-fstests, on a buggy and on a "
+        + "fixed TEST/SCRATCH pair; per test and mode: passed / failed / not run, time, and the bug-fired and WARN "
+        + "counts of the daemons that served it")
+    Path fstests;
+    @Option(names = "--tests", paramLabel = "LIST", split = ",", description = "with --fstests: the tests, e.g. "
+        + "generic/344,generic/346")
+    List<String> tests = new ArrayList<>();
+    @Option(names = "--group", paramLabel = "G", description = "with --fstests: every test of group G (tests/*/group.list)")
+    String group;
+    @Option(names = "--test-timeout", paramLabel = "SECONDS", defaultValue = "3600",
+        description = "with --fstests: stop a test's ./check after this long (default: ${DEFAULT-VALUE})")
+    long testTimeout;
+    @Option(names = "--hung-timeout", paramLabel = "SECONDS", defaultValue = "60",
+        description = "with --fstests: a request stuck this long makes the daemon hung, and run-fstests aborts its "
+            + "connection so the test fails and the run goes on (default: ${DEFAULT-VALUE})")
+    long hungTimeout;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
     @Override
     public Integer call() throws Exception {
+        if (fstests != null) {
+            return callFstests();
+        }
+        if (!tests.isEmpty() || group != null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--tests and --group need --fstests DIR");
+        }
         List<Workload> ws = parseWorkloads(spec, workloads,
             List.of(Workload.PWRITE_VS_MMAP, Workload.PARTIAL_BLOCK, Workload.FSX));
         if (durationMs != null && ops != null) {
@@ -92,8 +124,14 @@ public final class CompareCommand implements Callable<Integer> {
         if (cacheMb != null) {
             mountOptions.addAll(List.of("--cache-mb", cacheMb.toString()));
         }
+        if (profile != null) {
+            mountOptions.addAll(List.of("--profile", profile));
+        }
         Map<String, Object> settings = new LinkedHashMap<>();
         settings.put("workloads", ws.stream().map(w -> w.label).toList());
+        if (profile != null) {
+            settings.put("profile", profile);
+        }
         settings.put("budget", ops != null ? ops + " ops per run" : d + " ms per run");
         settings.put("userInjections", injections);
         settings.put("imageSize", imageSize);
@@ -117,6 +155,85 @@ public final class CompareCommand implements Callable<Integer> {
         Report.html(outDir, settings, results);
         System.out.println("report: " + outDir.resolve("report.html") + "  (results.json beside it)");
         return exitCode(results);
+    }
+
+    /** {@code --fstests}: fstests' tests on a buggy and a fixed pair of mounts, one ./check per test. */
+    private int callFstests() throws Exception {
+        CommandLine cl = spec.commandLine();
+        if (!workloads.isEmpty() || durationMs != null || ops != null) {
+            throw new CommandLine.ParameterException(cl, "--fstests runs fstests' tests: no --workload, --duration or --ops");
+        }
+        if (tests.isEmpty() == (group == null)) {
+            throw new CommandLine.ParameterException(cl, "--fstests needs --tests LIST or --group G (one of them)");
+        }
+        Path fst = fstests.toAbsolutePath().normalize();
+        if (!Files.isExecutable(fst.resolve("check"))) {
+            throw new CommandLine.ParameterException(cl, fst + " has no ./check: not an fstests checkout");
+        }
+        for (String t : tests) {
+            if (!t.matches("[A-Za-z0-9_-]+/[0-9]+")) {
+                throw new CommandLine.ParameterException(cl, "bad test name '" + t + "' (like generic/344)");
+            }
+        }
+        if (testTimeout <= 0 || hungTimeout <= 0) {
+            throw new CommandLine.ParameterException(cl, "--test-timeout and --hung-timeout must be positive");
+        }
+        for (Map.Entry<String, String> k : injections.entrySet()) {
+            if (!(k.getKey() + "=" + k.getValue()).matches("[A-Za-z0-9_.=-]+")) {
+                throw new CommandLine.ParameterException(cl, "bad --inject " + k.getKey() + "=" + k.getValue());
+            }
+        }
+        if (profile != null && !profile.matches("[A-Za-z0-9_-]+")) {
+            throw new CommandLine.ParameterException(cl, "bad --profile name '" + profile + "'");
+        }
+        List<String> list = group != null ? FstestsCompare.group(fst, group) : tests;
+        Path outDir = (out != null ? out
+            : Path.of("iomapfs-compare-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"))))
+            .toAbsolutePath();
+        Files.createDirectories(outDir.resolve("logs"));
+        if (!injections.isEmpty()) {
+            probeInjections(cl);
+        }
+        List<String> extra = cacheMb == null ? List.of() : List.of("cache_mb=" + cacheMb);
+        FstestsCompare fc = new FstestsCompare(fst, FstestsCompare.locateRunFstests(), injections, profile, extra,
+            outDir, testTimeout, hungTimeout, System.err);
+        Map<String, Object> settings = new LinkedHashMap<>();
+        settings.put("fstests", fst.toString());
+        settings.put("tests", list);
+        settings.put("userInjections", injections);
+        if (profile != null) {
+            settings.put("profile", profile);
+        }
+        settings.put("mountOptions", Map.of("buggy", fc.options("buggy"), "fixed", fc.options("fixed")));
+        settings.put("kernel", System.getProperty("os.version"));
+        System.err.println("compare: " + list.size() + " fstests, buggy then fixed for each, one ./check per test; "
+            + "work, logs and fstests results under " + outDir);
+        // results.json and report.html after every test: a long run stopped half-way keeps what it measured
+        List<RunResult> results = fc.run(list, soFar -> {
+            Report.json(outDir.resolve("results.json"), settings, soFar);
+            Report.html(outDir, settings, soFar);
+        });
+        System.out.print(Report.table(results));
+        System.out.println("report: " + outDir.resolve("report.html") + "  (results.json beside it)");
+        if (results.stream().anyMatch(r -> r.error() != null)) {
+            System.err.println("compare: a test's ./check gave no result (see the table and its log)");
+            return 3;
+        }
+        if (results.stream().anyMatch(r -> r.mode().equals("fixed") && "failed".equals(r.detail().get("result")))) {
+            System.err.println("compare: a test FAILED in fixed mode");
+            return 1;
+        }
+        return 0;
+    }
+
+    /** Refuses --inject values the mount does not know or accept, on a small probe mount, before any test. */
+    private void probeInjections(CommandLine cl) throws IOException, InterruptedException {
+        Path tmp = Files.createTempDirectory("iomapfs-compare.");
+        try (Target probe = Target.start(Cli.locate(), tmp, "probe", "fixed", "64M", List.of())) {
+            checkInjections(spec, probe, injections);
+        } finally {
+            removeTree(tmp);
+        }
     }
 
     static List<RunResult> runAll(Runner runner, List<Workload> ws, List<Target> targets) throws IOException, InterruptedException {

@@ -18,16 +18,20 @@ import java.util.stream.Collectors;
 final class Report {
     static final String[] HEAD = {"workload", "mode", "ops", "ops/s", "bad markers", "bad bytes", "first bad ms",
         "bug fired", "injections"};
+    /** The columns of {@code compare --fstests}'s runs. */
+    static final String[] FSTEST_HEAD = {"test", "mode", "result", "check s", "bug fired", "warns", "note"};
 
     private Report() { }
 
     static String table(List<RunResult> results) {
         List<String[]> rows = new ArrayList<>();
-        rows.add(HEAD);
+        String[] head = head(results);
+        boolean fstests = head == FSTEST_HEAD;
+        rows.add(head);
         for (RunResult r : results) {
             rows.add(cells(r));
         }
-        int[] w = new int[HEAD.length];
+        int[] w = new int[head.length];
         for (String[] row : rows) {
             for (int i = 0; i < row.length; i++) {
                 w[i] = Math.max(w[i], row[i].length());
@@ -37,7 +41,7 @@ final class Report {
         for (int n = 0; n < rows.size(); n++) {
             String[] row = rows.get(n);
             for (int i = 0; i < row.length; i++) {
-                boolean num = n > 0 && i >= 2 && i <= 6;
+                boolean num = n > 0 && (fstests ? i == 3 : i >= 2 && i <= 6);
                 String f = "%" + (num ? "" : "-") + w[i] + "s";
                 sb.append(String.format(f, row[i])).append(i + 1 < row.length ? "  " : "");
             }
@@ -52,8 +56,22 @@ final class Report {
         return sb.toString().lines().map(String::stripTrailing).collect(Collectors.joining("\n", "", "\n"));
     }
 
-    /** One run's row, in the order of {@link #HEAD}. */
+    static boolean isFstest(RunResult r) {
+        return FstestsCompare.KIND.equals(r.detail().get("kind"));
+    }
+
+    /** The columns: fstests' when every run is an fstest, the workloads' otherwise. */
+    static String[] head(List<RunResult> results) {
+        return !results.isEmpty() && results.stream().allMatch(Report::isFstest) ? FSTEST_HEAD : HEAD;
+    }
+
+    /** One run's row, in the order of {@link #HEAD} (or {@link #FSTEST_HEAD} for an fstest). */
     static String[] cells(RunResult r) {
+        if (isFstest(r)) {
+            return new String[]{r.workload(), r.mode(), r.error() != null ? "ERROR" : String.valueOf(r.detail().get("result")),
+                Long.toString(r.elapsedMs() / 1000), fired(r), warns(r),
+                r.error() != null ? r.error() : String.valueOf(r.detail().getOrDefault("note", ""))};
+        }
         return r.error() != null
             ? new String[]{r.workload(), r.mode(), "FAILED", r.error(), "", "", "", fired(r), knobs(r)}
             : new String[]{r.workload(), r.mode(), Long.toString(r.ops()), String.format(Locale.ROOT, "%.0f", r.opsPerSec()),
@@ -65,6 +83,15 @@ final class Report {
         String s = r.bugFired().entrySet().stream().filter(e -> e.getValue() != 0)
             .map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(","));
         return s.isEmpty() ? "0" : s;
+    }
+
+    /** An fstest's WARN counts by site, "0" if none. */
+    static String warns(RunResult r) {
+        Object w = r.detail().get("warns");
+        if (!(w instanceof Map<?, ?> m) || m.isEmpty()) {
+            return "0";
+        }
+        return m.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(","));
     }
 
     static String knobs(RunResult r) {
@@ -102,15 +129,21 @@ final class Report {
             .append("<h1>iomapfs compare: buggy vs fixed</h1>\n<p><b>").append(esc(verdict(results))).append("</b></p>\n")
             .append("<p class=\"settings\">");
         settings.forEach((k, v) -> h.append(esc(k)).append(": <code>").append(esc(String.valueOf(v))).append("</code> "));
+        String[] head = head(results);
+        boolean fstests = head == FSTEST_HEAD;
         h.append("</p>\n<table>\n<tr>");
-        for (String c : HEAD) {
+        for (String c : head) {
             h.append("<th>").append(esc(c)).append("</th>");
         }
         h.append("</tr>\n");
         for (RunResult r : results) {
-            h.append(r.corrupted() || r.error() != null ? "<tr class=\"bad\">" : "<tr>");
+            h.append(bad(r) ? "<tr class=\"bad\">" : "<tr>");
             String[] cells = cells(r);
             for (int i = 0; i < cells.length; i++) {
+                if (fstests) {
+                    h.append(i == 3 ? "<td>" : "<td class=\"text\">").append(esc(cells[i])).append("</td>");
+                    continue;
+                }
                 if (r.error() != null && i == 3) {
                     // the error spans the figures it stands for, rather than widening the ops/s column
                     h.append("<td colspan=\"4\" style=\"text-align:left\">").append(esc(cells[i])).append("</td>");
@@ -121,6 +154,16 @@ final class Report {
                 h.append(i >= 7 ? "<td class=\"text\">" : "<td>").append(esc(cells[i])).append("</td>");
             }
             h.append("</tr>\n");
+        }
+        if (fstests) {
+            h.append("</table>\n<p>Each test ran in its own <code>./check</code> on the mode's TEST/SCRATCH pair; "
+                + "bug fired and warns are the counters of the daemons that served it (logged by each daemon at "
+                + "exit, or read by run-fstests' hung-task guard before it aborted a hung one). A test that failed "
+                + "in buggy mode with no bug fired is marked: its failure is not explained by the switches. "
+                + "fstests' output and each daemon's log are under logs/MODE/TEST/, fstests' results under "
+                + "results/MODE/; the figures in <a href=\"results.json\">results.json</a>.</p>\n</body></html>\n");
+            Files.writeString(dir.resolve("report.html"), h.toString());
+            return;
         }
         h.append("</table>\n<p>Bars: <b class=\"buggy\">buggy</b> and <b class=\"fixed\">fixed</b>; each workload "
             + "on its own axis, in its own unit.</p>\n");
@@ -161,9 +204,25 @@ final class Report {
 
     /** One line for the top of the page: did the buggy mode corrupt, did the fixed one. */
     static String verdict(List<RunResult> results) {
+        if (head(results) == FSTEST_HEAD) {
+            return "Failed in buggy mode: " + failedIn(results, "buggy", true) + ". Failed in fixed mode: "
+                + failedIn(results, "fixed", false) + "."
+                + (results.stream().anyMatch(r -> r.error() != null) ? " Some tests gave no result." : "");
+        }
         long failed = results.stream().filter(r -> r.error() != null).count();
         return "Corruption in buggy mode: " + corruptedIn(results, "buggy") + ". In fixed mode: "
             + corruptedIn(results, "fixed") + "." + (failed > 0 ? " " + failed + " run(s) failed." : "");
+    }
+
+    private static boolean bad(RunResult r) {
+        return r.error() != null || (isFstest(r) ? "failed".equals(r.detail().get("result")) : r.corrupted());
+    }
+
+    private static String failedIn(List<RunResult> results, String mode, boolean attribute) {
+        return results.stream().filter(r -> r.mode().equals(mode) && "failed".equals(r.detail().get("result")))
+            .map(r -> r.workload() + (!attribute ? "" : r.bugFiredTotal() > 0 ? " (bug fired: " + fired(r) + ")"
+                : " (no bug fired: not explained by the switches)"))
+            .reduce((a, b) -> a + ", " + b).orElse("none");
     }
 
     private static String corruptedIn(List<RunResult> results, String mode) {
