@@ -120,6 +120,9 @@ final class ControlFs implements NodeOps {
     public int mkdir(String path, int mode, int uid, int gid) { return refuseCreate(path); }
 
     @Override
+    public int mknod(String path, int mode, long rdev, int uid, int gid) { return refuseCreate(path); }
+
+    @Override
     public int rmdir(String path) { return refuseChange(path); }
 
     @Override

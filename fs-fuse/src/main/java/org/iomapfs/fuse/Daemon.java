@@ -50,10 +50,10 @@ public final class Daemon {
      * that an injection given on its own overrides the same knob of a profile.
      */
     public record Settings(Path image, Path mountPoint, String mode, Map<String, String> bugs,
-                           Map<String, String> injects, long cacheBytes, FuseMount.Options options,
+                           Map<String, String> injects, long cacheBytes, MountOptions options,
                            Map<String, String> controls) {
         public Settings(Path image, Path mountPoint, String mode, Map<String, String> bugs,
-                        Map<String, String> injects, long cacheBytes, FuseMount.Options options) {
+                        Map<String, String> injects, long cacheBytes, MountOptions options) {
             this(image, mountPoint, mode, bugs, injects, cacheBytes, options, Map.of());
         }
     }

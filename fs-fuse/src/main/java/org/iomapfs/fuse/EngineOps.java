@@ -22,15 +22,71 @@ import static org.iomapfs.fuse.FuseErrno.ERANGE;
  */
 final class EngineOps implements NodeOps {
     private final Vfs vfs;
+    /** The other names' cached attributes to invalidate after a link count change; null without the pool loop. */
+    private volatile HardLinkAttrs linkAttrs;
 
     EngineOps(Vfs vfs) {
         this.vfs = vfs;
     }
 
+    void setLinkAttrs(HardLinkAttrs la) { this.linkAttrs = la; }
+
     @Override
     public int getattr(String path, FileStat st) {
-        FuseStructs.fill(st, vfs.getattr(path));
+        FileAttr a = vfs.getattr(path);
+        FuseStructs.fill(st, a);
+        HardLinkAttrs la = linkAttrs;
+        if (la != null) {
+            la.getattr(a.ino(), a.nlink());
+        }
         return 0;
+    }
+
+    @Override
+    public int unlink(String path) {
+        HardLinkAttrs la = linkAttrs;
+        if (la == null || la.idle()) {
+            vfs.unlink(path);
+            return 0;
+        }
+        FileAttr a = vfs.getattr(path);
+        vfs.unlink(path);
+        la.unlinked(a.ino(), a.nlink() - 1);
+        return 0;
+    }
+
+    @Override
+    public int rename(String from, String to) {
+        HardLinkAttrs la = linkAttrs;
+        if (la == null || la.idle()) {
+            vfs.rename(from, to);
+            return 0;
+        }
+        FileAttr replaced = existing(to);
+        vfs.rename(from, to);
+        if (replaced != null && replaced.ino() != vfs.getattr(to).ino()) {
+            la.unlinked(replaced.ino(), replaced.nlink() - 1);
+        }
+        return 0;
+    }
+
+    @Override
+    public int link(String existing, String newPath) {
+        vfs.link(existing, newPath);
+        HardLinkAttrs la = linkAttrs;
+        if (la != null) {
+            la.linked(vfs.getattr(newPath).ino());
+        }
+        return 0;
+    }
+
+    /** The attributes of the file at {@code path}, or null if there is none. */
+    private FileAttr existing(String path) {
+        try {
+            return vfs.getattr(path);
+        } catch (FsException e) {
+            return null;
+        }
     }
 
     @Override
@@ -45,14 +101,24 @@ final class EngineOps implements NodeOps {
     // the requests that map one to one onto the engine
     @Override public int mkdir(String path, int mode, int uid, int gid) { vfs.mkdir(path, mode, uid, gid); return 0; }
     @Override public int rmdir(String path) { vfs.rmdir(path); return 0; }
-    @Override public int unlink(String path) { vfs.unlink(path); return 0; }
     @Override public int symlink(String target, String at, int uid, int gid) { vfs.symlink(target, at, uid, gid); return 0; }
-    @Override public int rename(String from, String to) { vfs.rename(from, to); return 0; }
-    @Override public int link(String existing, String newPath) { vfs.link(existing, newPath); return 0; }
     @Override public int chmod(String path, int mode) { vfs.chmod(path, mode); return 0; }
     @Override public int chown(String path, int uid, int gid) { vfs.chown(path, uid, gid); return 0; }
     @Override public int truncate(String path, long size) { vfs.truncate(path, size); return 0; }
     @Override public int utimens(String path, long atime, long mtime) { vfs.utimens(path, atime, mtime); return 0; }
+
+    @Override
+    public int mknod(String path, int mode, long rdev, int uid, int gid) {
+        FileType type = switch (mode & 0170000) {
+            case 0010000 -> FileType.FIFO;
+            case 0140000 -> FileType.SOCKET;
+            case 0020000 -> FileType.CHARDEV;
+            case 0060000 -> FileType.BLOCKDEV;
+            default -> throw new FsException(Errno.EINVAL, path + ": mknod of type 0" + Integer.toOctalString(mode & 0170000));
+        };
+        vfs.mknod(path, type, mode & 07777, rdev, uid, gid);
+        return 0;
+    }
 
     @Override
     public int access(String path, int mask, int uid, int gid) {

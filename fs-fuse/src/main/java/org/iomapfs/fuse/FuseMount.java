@@ -1,6 +1,5 @@
 package org.iomapfs.fuse;
 
-import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
 import jnr.ffi.Pointer;
 import jnr.ffi.Struct;
@@ -9,8 +8,6 @@ import jnr.ffi.byref.PointerByReference;
 import org.iomapfs.core.api.Controls;
 import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.Falloc;
-import org.iomapfs.core.api.FileAttr;
-import org.iomapfs.core.api.FileType;
 import org.iomapfs.core.api.FsException;
 import org.iomapfs.core.api.Vfs;
 import org.iomapfs.fuse.watchdog.RequestSlots;
@@ -24,12 +21,10 @@ import ru.serce.jnrfuse.struct.Statvfs;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
-import java.util.function.ToDoubleFunction;
 
 /**
  * Mounts a {@link Vfs} (and its {@link Controls} as {@code /.iomapfs/}) through jnr-fuse over libfuse 2.9's
@@ -44,29 +39,6 @@ import java.util.function.ToDoubleFunction;
  * offsets ({@link RawFileInfo}), never through jnr-fuse's {@code FuseFileInfo} fields.
  */
 public class FuseMount extends FuseStubFS {
-    /** How requests are pulled from /dev/fuse. */
-    public enum LoopKind { POOL, STOCK }
-
-    /**
-     * Mount options; {@code allowOther} lets other users (and the control directory's non-owners) in. Without
-     * {@code subtype} the type is plain {@code fuse}, as fstests' FSTYP=fuse expects ({@code findmnt -t fuse}).
-     */
-    public record Options(String fsName, int threads, LoopKind loop, int maxWrite, boolean allowOther, boolean debug,
-                          boolean subtype) {
-        public Options(String fsName, int threads, LoopKind loop, int maxWrite, boolean allowOther, boolean debug) {
-            this(fsName, threads, loop, maxWrite, allowOther, debug, true);
-        }
-
-        public Options {
-            if (threads < 1) {
-                throw new IllegalArgumentException("threads must be at least 1");
-            }
-            if (maxWrite < 131072) {
-                throw new IllegalArgumentException("max_write must be at least 131072");
-            }
-        }
-    }
-
     /** The fallocate modes the engine models; anything else is EOPNOTSUPP before it reaches the engine. */
     private static final Set<Integer> FALLOC_MODES = new HashSet<>(List.of(
         0, Falloc.KEEP_SIZE, Falloc.PUNCH_HOLE | Falloc.KEEP_SIZE, Falloc.ZERO_RANGE,
@@ -82,7 +54,6 @@ public class FuseMount extends FuseStubFS {
     private volatile Pointer mountpointPtr;
     private volatile SessionLoop pool;
     private volatile KernelInvalidator invalidator;
-    private volatile HardLinkAttrs linkAttrs;
     private volatile Thread stockLoop;
     private final CountDownLatch loopDone = new CountDownLatch(1);
     private Path mountPoint;
@@ -124,27 +95,12 @@ public class FuseMount extends FuseStubFS {
      * Mounts at {@code mnt} (fuse_setup: mount(2) or fusermount, then the fuse object) and starts serving
      * requests. Never passes {@code -s}: the races this filesystem reproduces need concurrent requests.
      */
-    public synchronized void mount(Path mnt, Options o) {
+    public synchronized void mount(Path mnt, MountOptions o) {
         if (fuse != null) {
             throw new IllegalStateException("already mounted");
         }
         this.mountPoint = mnt.toAbsolutePath();
-        StringBuilder opts = new StringBuilder();
-        opts.append("fsname=").append(escapeOpt(o.fsName()));
-        if (o.subtype()) {
-            opts.append(",subtype=iomapfs");
-        }
-        // big_writes: otherwise libfuse 2 lets the kernel split writes to 4 KiB
-        opts.append(",big_writes,max_write=").append(o.maxWrite()).append(",max_read=").append(o.maxWrite());
-        // use_ino: st_ino is the engine's; hard_remove: unlink goes to the engine instead of a .fuse_hidden rename
-        opts.append(",use_ino,hard_remove");
-        if (o.allowOther()) {
-            // other users may enter, so the kernel must enforce the engine's modes and owners
-            opts.append(",allow_other,default_permissions");
-        }
-        String[] argv = o.debug()
-            ? new String[] {"iomapfs", mountPoint.toString(), "-f", "-d", "-o", opts.toString()}
-            : new String[] {"iomapfs", mountPoint.toString(), "-f", "-o", opts.toString()};
+        String[] argv = o.argv(mountPoint);
         PointerByReference mp = new PointerByReference();
         IntByReference mt = new IntByReference();
         Native.LibFuse2 lib = Native.fuse();
@@ -162,7 +118,7 @@ public class FuseMount extends FuseStubFS {
             loop.invalidator = inv;
             invalidator = inv;
             vfs.setCacheInvalidation(inv);
-            linkAttrs = new HardLinkAttrs(loop.channel);
+            engine.setLinkAttrs(new HardLinkAttrs(loop.channel));
             Thread waiter = new Thread(() -> {
                 try {
                     while (!loop.join(1, TimeUnit.DAYS)) {
@@ -216,21 +172,10 @@ public class FuseMount extends FuseStubFS {
 
     public int openHandles() { return handles.size(); }
 
-    /**
-     * Counts of the kernel cache invalidation ({@link KernelInvalidator}) as {@code iomapfs_kernel_inval_total}
-     * with {@code result} queued (ranges the engine handed out), sent, not_cached (the kernel had no inode for
-     * the node id) and failed. Call after {@link #mount}; nothing is registered for the stock loop.
-     */
+
+    /** {@code iomapfs_kernel_inval_total} by result (see {@link KernelInvalidator#registerMeters}); after {@link #mount}. */
     public void registerMeters(MeterRegistry registry) {
-        KernelInvalidator inv = invalidator;
-        if (inv == null) {
-            return;
-        }
-        Map<String, ToDoubleFunction<KernelInvalidator>> counts = Map.of("queued", KernelInvalidator::queued,
-            "sent", KernelInvalidator::sent, "not_cached", KernelInvalidator::notCached, "failed", KernelInvalidator::failed);
-        counts.forEach((result, fn) -> FunctionCounter.builder("iomapfs.kernel.inval", inv, fn).tag("result", result)
-            .description("kernel page-cache invalidations of ranges the engine changed behind the kernel's back")
-            .register(registry));
+        KernelInvalidator.registerMeters(invalidator, registry);
     }
 
     /** Waits until the kernel has been told of every range the engine handed out so far; false on timeout. */
@@ -247,10 +192,6 @@ public class FuseMount extends FuseStubFS {
 
     /** The request each thread is serving, for the hung-task watchdog. */
     public RequestSlots requests() { return requests; }
-
-    private static String escapeOpt(String s) {
-        return s.replace("\\", "\\\\").replace(",", "\\,");
-    }
 
     // ---------------------------------------------------------------- dispatch
 
@@ -292,25 +233,9 @@ public class FuseMount extends FuseStubFS {
 
     /** The open file or directory of a request, or EBADF. */
     private HandleTable.Handle handle(Pointer fi) {
-        return tracked(present(handles.get(RawFileInfo.fh(fi)), fi));
+        return KernelInvalidator.track(invalidator, present(handles.get(RawFileInfo.fh(fi)), fi));
     }
 
-    /**
-     * Records which FUSE node id this request on an open engine file came on (the request's own node: READ,
-     * WRITE, FLUSH, FSYNC, GETATTR and SETATTR with a handle, FALLOCATE, OPEN), for the kernel cache
-     * invalidation. One comparison per request once known.
-     */
-    private HandleTable.Handle tracked(HandleTable.Handle h) {
-        KernelInvalidator inv = invalidator;
-        if (inv != null && h.ino >= 0) {
-            long node = SessionLoop.currentNodeId();
-            if (node != 0 && node != h.nodeid) {
-                h.nodeid = node;
-                inv.seen(node, h.ino);
-            }
-        }
-        return h;
-    }
 
     private static HandleTable.Handle present(HandleTable.Handle h, Pointer fi) {
         if (h == null) {
@@ -328,14 +253,7 @@ public class FuseMount extends FuseStubFS {
 
     @Override
     public int getattr(String path, FileStat stat) {
-        return call(() -> "getattr " + path, () -> {
-            int rc = at(path).getattr(path, stat);
-            HardLinkAttrs la = linkAttrs;
-            if (rc == 0 && la != null && at(path) == engine) {
-                la.getattr(stat.st_ino.longValue(), (int) stat.st_nlink.longValue());
-            }
-            return rc;
-        });
+        return call(() -> "getattr " + path, () -> at(path).getattr(path, stat));
     }
 
     @Override
@@ -347,19 +265,8 @@ public class FuseMount extends FuseStubFS {
     @Override
     public int mknod(String path, long mode, long rdev) {
         return call(() -> "mknod " + path, () -> {
-            FileType type = switch ((int) mode & 0170000) {
-                case 0010000 -> FileType.FIFO;
-                case 0140000 -> FileType.SOCKET;
-                case 0020000 -> FileType.CHARDEV;
-                case 0060000 -> FileType.BLOCKDEV;
-                default -> throw new FsException(Errno.EINVAL, path + ": mknod of type 0" + Long.toOctalString(mode & 0170000));
-            };
-            if (ControlTree.isControlPath(path)) {
-                return -FuseErrno.EACCES;
-            }
             FuseContext c = getContext();
-            vfs.mknod(path, type, (int) mode & 07777, rdev, c.uid.intValue(), c.gid.intValue());
-            return 0;
+            return at(path).mknod(path, (int) mode, rdev, c.uid.intValue(), c.gid.intValue());
         });
     }
 
@@ -378,16 +285,7 @@ public class FuseMount extends FuseStubFS {
 
     @Override
     public int unlink(String path) {
-        return call(() -> "unlink " + path, () -> {
-            HardLinkAttrs la = linkAttrs;
-            if (la == null || la.idle() || at(path) != engine) {
-                return at(path).unlink(path);
-            }
-            FileAttr a = vfs.getattr(path);
-            int rc = engine.unlink(path);
-            la.unlinked(a.ino(), a.nlink() - 1);
-            return rc;
-        });
+        return call(() -> "unlink " + path, () -> at(path).unlink(path));
     }
 
     @Override
@@ -400,39 +298,12 @@ public class FuseMount extends FuseStubFS {
 
     @Override
     public int rename(String from, String to) {
-        return call(() -> "rename " + from, () -> {
-            HardLinkAttrs la = linkAttrs;
-            if (la == null || la.idle() || at(from, to) != engine) {
-                return at(from, to).rename(from, to);
-            }
-            FileAttr replaced = existing(to);
-            int rc = engine.rename(from, to);
-            if (replaced != null && replaced.ino() != vfs.getattr(to).ino()) {
-                la.unlinked(replaced.ino(), replaced.nlink() - 1);
-            }
-            return rc;
-        });
+        return call(() -> "rename " + from, () -> at(from, to).rename(from, to));
     }
 
     @Override
     public int link(String existing, String newPath) {
-        return call(() -> "link " + newPath, () -> {
-            int rc = at(existing, newPath).link(existing, newPath);
-            HardLinkAttrs la = linkAttrs;
-            if (rc == 0 && la != null && at(existing, newPath) == engine) {
-                la.linked(vfs.getattr(newPath).ino());
-            }
-            return rc;
-        });
-    }
-
-    /** The attributes of the file at {@code path}, or null if there is none. */
-    private FileAttr existing(String path) {
-        try {
-            return vfs.getattr(path);
-        } catch (FsException e) {
-            return null;
-        }
+        return call(() -> "link " + newPath, () -> at(existing, newPath).link(existing, newPath));
     }
 
     @Override
@@ -504,7 +375,7 @@ public class FuseMount extends FuseStubFS {
 
     private int rawOpen(String path, Pointer fi) {
         // OPEN comes on the file's node (CREATE on its parent's: that handle is recorded at its first I/O)
-        return call(() -> "open " + path, () -> register(tracked(at(path).open(path, fi)), fi));
+        return call(() -> "open " + path, () -> register(KernelInvalidator.track(invalidator, at(path).open(path, fi)), fi));
     }
 
     private int rawCreate(String path, long mode, Pointer fi) {

@@ -1,5 +1,8 @@
 package org.iomapfs.fuse;
 
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.function.ToDoubleFunction;
 import org.iomapfs.core.api.CacheInvalidation;
 
 import java.util.ArrayList;
@@ -176,5 +179,37 @@ final class KernelInvalidator implements CacheInvalidation, AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /**
+     * Counts of the kernel cache invalidation ({@link KernelInvalidator}) as {@code iomapfs_kernel_inval_total}
+     * with {@code result} queued (ranges the engine handed out), sent, not_cached (the kernel had no inode for
+     * the node id) and failed. Nothing is registered without an invalidator (the stock loop).
+     */
+    static void registerMeters(KernelInvalidator inv, MeterRegistry registry) {
+        if (inv == null) {
+            return;
+        }
+        Map<String, ToDoubleFunction<KernelInvalidator>> counts = Map.of("queued", KernelInvalidator::queued,
+            "sent", KernelInvalidator::sent, "not_cached", KernelInvalidator::notCached, "failed", KernelInvalidator::failed);
+        counts.forEach((result, fn) -> FunctionCounter.builder("iomapfs.kernel.inval", inv, fn).tag("result", result)
+            .description("kernel page-cache invalidations of ranges the engine changed behind the kernel's back")
+            .register(registry));
+    }
+
+    /**
+     * Records which FUSE node id this request on an open engine file came on (the request's own node: READ,
+     * WRITE, FLUSH, FSYNC, GETATTR and SETATTR with a handle, FALLOCATE, OPEN), for the kernel cache
+     * invalidation. One comparison per request once known.
+     */
+    static HandleTable.Handle track(KernelInvalidator inv, HandleTable.Handle h) {
+        if (inv != null && h.ino >= 0) {
+            long node = SessionLoop.currentNodeId();
+            if (node != 0 && node != h.nodeid) {
+                h.nodeid = node;
+                inv.seen(node, h.ino);
+            }
+        }
+        return h;
     }
 }

@@ -21,6 +21,9 @@ interface NodeOps {
 
     int mkdir(String path, int mode, int uid, int gid);
 
+    /** A FIFO, socket or device node: {@code mode} carries the type bits (S_IFMT) and the permissions. */
+    int mknod(String path, int mode, long rdev, int uid, int gid);
+
     int rmdir(String path);
 
     int unlink(String path);

@@ -49,14 +49,14 @@ class FuseMountRoutingTest {
     }
 
     @ParameterizedTest
-    @EnumSource(FuseMount.LoopKind.class)
-    void requestsAreRoutedByOrigin(FuseMount.LoopKind loop) throws Exception {
+    @EnumSource(LoopKind.class)
+    void requestsAreRoutedByOrigin(LoopKind loop) throws Exception {
         Assumptions.assumeTrue(Files.exists(Path.of("/dev/fuse")), "/dev/fuse is absent");
         mnt = tmp.resolve("mnt");
         Files.createDirectories(mnt);
         fs = new FloorVfs();
         mount = new FuseMount(fs, fs, Native.libc().getuid(), Native.libc().getgid());
-        mount.mount(mnt, new FuseMount.Options("iomapfs-floor", 4, loop, 131072, false, false));
+        mount.mount(mnt, new MountOptions("iomapfs-floor", 4, loop, 131072, false, false));
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (!Files.isDirectory(mnt.resolve(".iomapfs"))) { // wait for the mount to answer
             assertTrue(System.nanoTime() < deadline, "mount did not come up");

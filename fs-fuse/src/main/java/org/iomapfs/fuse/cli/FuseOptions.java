@@ -1,6 +1,7 @@
 package org.iomapfs.fuse.cli;
 
-import org.iomapfs.fuse.FuseMount;
+import org.iomapfs.fuse.LoopKind;
+import org.iomapfs.fuse.MountOptions;
 import org.iomapfs.fuse.Mounts;
 import org.iomapfs.fuse.Native;
 import picocli.CommandLine.Model.CommandSpec;
@@ -36,10 +37,10 @@ final class FuseOptions {
         description = "file system type plain 'fuse' instead of 'fuse.iomapfs' (what fstests' FSTYP=fuse looks for)")
     boolean noSubtype;
 
-    FuseMount.LoopKind loopKind() {
+    LoopKind loopKind() {
         return switch (loop) {
-            case "pool" -> FuseMount.LoopKind.POOL;
-            case "stock" -> FuseMount.LoopKind.STOCK;
+            case "pool" -> LoopKind.POOL;
+            case "stock" -> LoopKind.STOCK;
             default -> throw new Cli.Failure("bad --loop '" + loop + "' (pool or stock)", Cli.EXIT_BAD_INPUT);
         };
     }
@@ -56,9 +57,9 @@ final class FuseOptions {
     }
 
     /** The mount's options; other users are let in when run as root or allowed by /etc/fuse.conf. */
-    FuseMount.Options options(String defaultFsName) {
+    MountOptions options(String defaultFsName) {
         boolean root = Native.libc().getuid() == 0;
-        return new FuseMount.Options(fsName != null ? fsName : defaultFsName, threads, loopKind(), maxWrite,
+        return new MountOptions(fsName != null ? fsName : defaultFsName, threads, loopKind(), maxWrite,
             root || userAllowOther(), debug, !noSubtype);
     }
 

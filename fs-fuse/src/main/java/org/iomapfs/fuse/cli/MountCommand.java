@@ -2,7 +2,8 @@ package org.iomapfs.fuse.cli;
 
 import org.iomapfs.core.lockdep.LockOrder;
 import org.iomapfs.fuse.Daemon;
-import org.iomapfs.fuse.FuseMount;
+import org.iomapfs.fuse.LoopKind;
+import org.iomapfs.fuse.MountOptions;
 import org.iomapfs.fuse.ImageLock;
 import org.iomapfs.fuse.Log;
 import picocli.CommandLine.Command;
@@ -31,7 +32,7 @@ final class MountCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Path img = Cli.abs(image);
         Path mp = Cli.abs(mnt);
-        FuseMount.LoopKind kind = fuse.loopKind();
+        LoopKind kind = fuse.loopKind();
         engine.validate();
         fuse.validateFsName();
         Daemon.checkImage(img);
@@ -43,8 +44,8 @@ final class MountCommand implements Callable<Integer> {
         return launch.foreground ? serve(img, mp, kind) : spawn(img, mp);
     }
 
-    private int serve(Path img, Path mp, FuseMount.LoopKind kind) throws InterruptedException {
-        FuseMount.Options o = fuse.options(img.toString());
+    private int serve(Path img, Path mp, LoopKind kind) throws InterruptedException {
+        MountOptions o = fuse.options(img.toString());
         if (engine.lockdep) {
             // before any engine class loads: lockdep's checks are compiled in only when the JVM has it
             System.setProperty(LockOrder.PROPERTY, "true");

@@ -8,6 +8,8 @@ import org.iomapfs.core.hooks.HookPoint;
 import org.iomapfs.core.inode.Inode;
 import org.iomapfs.core.store.Mkfs;
 import org.iomapfs.fuse.FuseMount;
+import org.iomapfs.fuse.LoopKind;
+import org.iomapfs.fuse.MountOptions;
 import org.iomapfs.fuse.Native;
 import org.iomapfs.fuse.Unmount;
 import org.junit.jupiter.api.AfterEach;
@@ -60,7 +62,7 @@ class KernelInvalidationMountTest {
         Mkfs.format(img, 64L << 20, 4096, false);
         fs = IomapFs.open(img, EngineConfig.defaults().withWritebackIntervalMs(0));
         mount = new FuseMount(fs, fs.controls(), Native.libc().getuid(), Native.libc().getgid());
-        mount.mount(mnt, new FuseMount.Options("iomapfs-inval", 4, FuseMount.LoopKind.POOL, 131072, false, false));
+        mount.mount(mnt, new MountOptions("iomapfs-inval", 4, LoopKind.POOL, 131072, false, false));
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (!Files.isDirectory(mnt.resolve(".iomapfs"))) { // wait for the mount to answer
             assertTrue(System.nanoTime() < deadline, "mount did not come up");
