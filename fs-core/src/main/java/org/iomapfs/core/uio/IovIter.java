@@ -26,25 +26,6 @@ public interface IovIter {
 
     /** A heap buffer: the bytes from its position to its limit. */
     static IovIter of(ByteBuffer b) {
-        int base = b.position();
-        int count = b.remaining();
-        return new IovIter() {
-            @Override
-            public int count() { return count; }
-
-            @Override
-            public int copyFromUser(int off, byte[] dst, int dstOff, int n, boolean nofault) {
-                b.get(base + off, dst, dstOff, n);
-                return n;
-            }
-
-            @Override
-            public void copyToUser(int off, byte[] src, int srcOff, int n) {
-                b.put(base + off, src, srcOff, n);
-            }
-
-            @Override
-            public int faultInReadable(int off, int n) { return 0; }
-        };
+        return KvecIter.wrap(b);
     }
 }

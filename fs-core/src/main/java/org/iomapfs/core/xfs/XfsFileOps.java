@@ -17,6 +17,7 @@ import org.iomapfs.core.pagecache.Folio;
 import org.iomapfs.core.pagecache.PageFaultDeadlock;
 import org.iomapfs.core.trace.Trace;
 import org.iomapfs.core.uio.IovIter;
+import org.iomapfs.core.uio.KvecIter;
 import org.iomapfs.core.writeback.Writeback;
 
 import java.nio.ByteBuffer;

@@ -1,6 +1,4 @@
-package org.iomapfs.core.xfs;
-
-import org.iomapfs.core.uio.IovIter;
+package org.iomapfs.core.uio;
 
 import java.nio.ByteBuffer;
 
@@ -10,7 +8,7 @@ import java.nio.ByteBuffer;
  * nested use on the same thread (none is expected: copying from or to a heap buffer enters no file system)
  * gets a fresh one.
  */
-final class KvecIter implements IovIter {
+public final class KvecIter implements IovIter {
     private static final ThreadLocal<KvecIter> PER_THREAD = ThreadLocal.withInitial(KvecIter::new);
 
     private ByteBuffer b;
@@ -19,19 +17,28 @@ final class KvecIter implements IovIter {
     private boolean inUse;
 
     /** The bytes of {@code buf} from its position to its limit; hand back with {@link #release}. */
-    static KvecIter acquire(ByteBuffer buf) {
+    public static KvecIter acquire(ByteBuffer buf) {
         KvecIter it = PER_THREAD.get();
         if (it.inUse) {
             it = new KvecIter();
         }
-        it.b = buf;
-        it.base = buf.position();
-        it.count = buf.remaining();
-        it.inUse = true;
-        return it;
+        return it.over(buf);
     }
 
-    void release() {
+    /** A fresh one over {@code buf}, not from the per-thread pool (no release needed). */
+    static KvecIter wrap(ByteBuffer buf) {
+        return new KvecIter().over(buf);
+    }
+
+    private KvecIter over(ByteBuffer buf) {
+        b = buf;
+        base = buf.position();
+        count = buf.remaining();
+        inUse = true;
+        return this;
+    }
+
+    public void release() {
         inUse = false;
         b = null;
     }
