@@ -186,14 +186,32 @@ public final class Namespace {
     }
 
     public void unlink(String path) {
+        removeName(path, false);
+    }
+
+    public void rmdir(String path) {
+        removeName(path, true);
+    }
+
+    /**
+     * unlink(2) and rmdir(2): drops the name under the namespace lock in one metadata update, then evicts the
+     * inode if that was its last link and opener, holding nothing (do_unlinkat / do_rmdir -> iput).
+     */
+    private void removeName(String path, boolean dir) {
         Inode gone;
         lock.writeLock().lock();
         try {
             dcache.invalidate(); // removes or replaces a name (DentryCache's rule)
             Parent p = parent(path);
             Inode victim = child(p, path);
-            if (victim.type == FileType.DIRECTORY) {
+            if (!dir && victim.type == FileType.DIRECTORY) {
                 throw new FsException(Errno.EISDIR, path + ": is a directory");
+            }
+            if (dir && victim.type != FileType.DIRECTORY) {
+                throw new FsException(Errno.ENOTDIR, path + ": not a directory");
+            }
+            if (dir && !victim.entries.isEmpty()) {
+                throw new FsException(Errno.ENOTEMPTY, path + ": directory not empty");
             }
             gone = store.update(() -> removeEntry(p.dir, p.name, victim));
         } finally {
@@ -235,26 +253,6 @@ public final class Namespace {
         victim.setNlink(nl);
         victim.persist(store);
         return nl == 0 && victim.openCount == 0 ? victim : null;
-    }
-
-    public void rmdir(String path) {
-        Inode gone;
-        lock.writeLock().lock();
-        try {
-            dcache.invalidate(); // removes or replaces a name (DentryCache's rule)
-            Parent p = parent(path);
-            Inode victim = child(p, path);
-            if (victim.type != FileType.DIRECTORY) {
-                throw new FsException(Errno.ENOTDIR, path + ": not a directory");
-            }
-            if (!victim.entries.isEmpty()) {
-                throw new FsException(Errno.ENOTEMPTY, path + ": directory not empty");
-            }
-            gone = store.update(() -> removeEntry(p.dir, p.name, victim));
-        } finally {
-            lock.writeLock().unlock();
-        }
-        iput(gone);
     }
 
     public void link(String existing, String newPath) {

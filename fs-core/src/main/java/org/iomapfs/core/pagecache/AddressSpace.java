@@ -197,28 +197,20 @@ public final class AddressSpace {
         if (end < start) {
             return;
         }
-        for (Folio f : folios(start / Folio.SIZE, end / Folio.SIZE)) {
-            f.lock();
-            try {
-                if (f.isRemoved()) {
-                    continue;
-                }
-                f.waitWriteback();
-                long fs = f.pos();
-                long fe = fs + Folio.SIZE - 1;
-                if (fs >= start && fe <= end) {
-                    clearDirtyForIo(f);
-                    f.detachState();
-                    delete(f);
-                } else {
-                    int from = (int) (Math.max(start, fs) - fs);
-                    int to = (int) (Math.min(end, fe) - fs + 1);
-                    java.util.Arrays.fill(f.data, from, to, (byte) 0);
-                }
-            } finally {
-                f.unlock();
+        forEachSettled(start, end, f -> {
+            long fs = f.pos();
+            long fe = fs + Folio.SIZE - 1;
+            if (fs >= start && fe <= end) {
+                clearDirtyForIo(f);
+                f.detachState();
+                delete(f);
+            } else {
+                int from = (int) (Math.max(start, fs) - fs);
+                int to = (int) (Math.min(end, fe) - fs + 1);
+                java.util.Arrays.fill(f.data, from, to, (byte) 0);
             }
-        }
+            return true;
+        });
         maybeClean();
     }
 
@@ -242,20 +234,36 @@ public final class AddressSpace {
      * writes back and retries, or reports EBUSY as the kernel's DIO fallback would).
      */
     public boolean invalidateRange(long start, long end) {
+        return forEachSettled(start, end, f -> {
+            if (f.isDirty() || f.isMapped() || f.maybeDmaPinned()) {
+                return false;
+            }
+            f.detachState();
+            delete(f);
+            return true;
+        });
+    }
+
+    /** What {@link #forEachSettled} does to a folio; false when it had to leave the folio alone. */
+    @FunctionalInterface
+    private interface SettledFolioOp {
+        boolean apply(Folio f);
+    }
+
+    /**
+     * Runs {@code op} on each folio of [start, end] still in the mapping, with the folio locked and its writeback
+     * ended (the walk truncate_inode_pages_range and invalidate_inode_pages2_range share); whether every call
+     * returned true.
+     */
+    private boolean forEachSettled(long start, long end, SettledFolioOp op) {
         boolean all = true;
         for (Folio f : folios(start / Folio.SIZE, end / Folio.SIZE)) {
             f.lock();
             try {
-                if (f.isRemoved()) {
-                    continue;
+                if (!f.isRemoved()) {
+                    f.waitWriteback();
+                    all &= op.apply(f);
                 }
-                f.waitWriteback();
-                if (f.isDirty() || f.isMapped() || f.maybeDmaPinned()) {
-                    all = false;
-                    continue;
-                }
-                f.detachState();
-                delete(f);
             } finally {
                 f.unlock();
             }

@@ -117,9 +117,9 @@ public final class XfsIomapOps {
         long eb = inode.blockUp(pos + length);
         fork.ilock.writeLock().lock();
         try {
-            Extent e = fork.find(sb);
-            if (e != null) {
-                return toIomap(inode, e, 0, fork.seq());
+            Iomap found = mapped(inode, sb, true);
+            if (found != null) {
+                return found;
             }
             long end = Math.min(eb, fork.holeEnd(sb));
             if ((flags & IomapOps.ZERO) != 0) {
@@ -188,6 +188,15 @@ public final class XfsIomapOps {
             fired ? CacheInvalidation.Cause.BUG_FIRED : CacheInvalidation.Cause.ENGINE_TRUNCATE);
     }
 
+    /** The extent at block {@code sb} as an iomap (a delalloc one only if {@code delalloc}), or null; under the ILOCK. */
+    private Iomap mapped(Inode inode, long sb, boolean delalloc) {
+        Extent e = inode.dataFork.find(sb);
+        if (e == null || (!delalloc && e.type() == ExtentType.DELALLOC)) {
+            return null;
+        }
+        return toIomap(inode, e, 0, inode.dataFork.seq());
+    }
+
     /** xfs_read_iomap_begin: reports what is there, delalloc included; never allocates. */
     Iomap readBegin(Inode inode, long pos, long length, int flags) {
         ExtentMap fork = inode.dataFork;
@@ -195,11 +204,8 @@ public final class XfsIomapOps {
         long eb = inode.blockUp(pos + length);
         fork.ilock.readLock().lock();
         try {
-            Extent e = fork.find(sb);
-            if (e != null) {
-                return toIomap(inode, e, 0, fork.seq());
-            }
-            return hole(inode, sb, Math.min(eb, fork.holeEnd(sb)), fork.seq());
+            Iomap found = mapped(inode, sb, true);
+            return found != null ? found : hole(inode, sb, Math.min(eb, fork.holeEnd(sb)), fork.seq());
         } finally {
             fork.ilock.readLock().unlock();
         }
@@ -219,9 +225,9 @@ public final class XfsIomapOps {
         long eb = inode.blockUp(pos + length);
         fork.ilock.readLock().lock();
         try {
-            Extent e = fork.find(sb);
-            if (e != null && e.type() != ExtentType.DELALLOC) {
-                return toIomap(inode, e, 0, fork.seq());
+            Iomap found = mapped(inode, sb, false);
+            if (found != null) {
+                return found;
             }
         } finally {
             fork.ilock.readLock().unlock();
