@@ -178,7 +178,7 @@ final class FstestsCompare {
         long wallMs = (System.nanoTime() - start) / 1_000_000;
         String text = Files.readString(checkOut, StandardCharsets.UTF_8);
         Outcome o = outcome(test, text);
-        Counters c = counters(logs);
+        Counters c = settledCounters(logs, DAEMON_EXIT_WAIT_MS);
         if (error == null && o.result == null) {
             error = "check gave no result for " + test + " (exit " + p.exitValue() + ", see " + checkOut + ")";
         }
@@ -272,6 +272,24 @@ final class FstestsCompare {
         int daemons;
         int hung;
         int missing;
+    }
+
+    /** How long a daemon may take to close its engine after its last unmount (fstests' plain umount returns first). */
+    static final long DAEMON_EXIT_WAIT_MS = 60_000;
+
+    /**
+     * {@link #counters} once every daemon of the test has logged its counters, or after {@code waitMs}: check's
+     * last umount returns as soon as the kernel lets the mount go, while the daemon is still closing its engine
+     * and has not yet written the line. The poll reads another process's log; it forces no interleaving.
+     */
+    static Counters settledCounters(Path logs, long waitMs) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + waitMs * 1_000_000;
+        Counters c = counters(logs);
+        while (c.missing > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(200);
+            c = counters(logs);
+        }
+        return c;
     }
 
     static Counters counters(Path logs) throws IOException {
