@@ -1,9 +1,6 @@
 package org.iomapfs.bench;
 
-import org.iomapfs.core.config.EngineConfig;
 import org.iomapfs.core.IomapFs;
-import org.iomapfs.core.api.OpenFlags;
-import org.iomapfs.core.store.Mkfs;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
@@ -15,8 +12,6 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -28,7 +23,7 @@ import java.util.concurrent.TimeUnit;
 @OutputTimeUnit(TimeUnit.SECONDS)
 public class BufferedIoBench {
     static final int FILE = 64 << 20;
-    Path dir;
+    BenchFile file;
     IomapFs fs;
     long fh;
     final ByteBuffer buf = ByteBuffer.allocate(4096);
@@ -38,21 +33,14 @@ public class BufferedIoBench {
 
     @Setup(Level.Trial)
     public void setup() throws Exception {
-        dir = Files.createTempDirectory("iomapfs-bench");
-        Path img = dir.resolve("img");
-        Mkfs.format(img, 1L << 30, 4096, false);
-        fs = IomapFs.open(img, EngineConfig.defaults().withCacheBytes(256L << 20));
-        fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
-        fs.write(fh, 0, ByteBuffer.allocate(FILE));
-        fs.fsync(fh, false);
+        file = BenchFile.open(FILE);
+        fs = file.fs;
+        fh = file.fh;
     }
 
     @TearDown(Level.Trial)
     public void teardown() throws Exception {
-        fs.close();
-        try (var s = Files.walk(dir)) {
-            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
+        file.close();
     }
 
     private long next() {
