@@ -99,7 +99,7 @@ class XattrTest {
         var afterSet = fs.getattr("/f");
         assertTrue(afterSet.ctimeNs() > before.ctimeNs(), "setxattr updates ctime");
         assertEquals(before.mtimeNs(), afterSet.mtimeNs(), "setxattr leaves mtime");
-        Thread.sleep(2); // clock granularity: the xattr change must land on a later ctime than the creation
+        Thread.sleep(2); // clock granularity: removexattr must land on a later ctime than setxattr
         fs.removexattr("/f", "user.a");
         assertTrue(fs.getattr("/f").ctimeNs() > afterSet.ctimeNs(), "removexattr updates ctime");
     }
