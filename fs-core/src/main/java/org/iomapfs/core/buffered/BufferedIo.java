@@ -56,14 +56,23 @@ public final class BufferedIo {
             }
             long idx = pos / Folio.SIZE;
             Folio f = getUptodateFolio(inode, idx, readOps);
-            // i_size must be checked after the folio is uptodate (filemap_read).
-            size = inode.size();
-            int off = (int) (pos - f.pos());
-            int n = (int) Math.min(Math.min(Folio.SIZE - off, count - total), size - pos);
-            if (n <= 0) {
-                break;
+            if (!f.tryGet()) {
+                continue; // reclaim freed it since the lookup: look again (filemap_get_read_batch's retry)
             }
-            dst.copyToUser(total, f.data(), off, n);
+            int n;
+            try {
+                // i_size must be checked after the folio is uptodate (filemap_read).
+                size = inode.size();
+                int off = (int) (pos - f.pos());
+                n = (int) Math.min(Math.min(Folio.SIZE - off, count - total), size - pos);
+                if (n <= 0) {
+                    break;
+                }
+                // the copy runs without the folio lock: the reference keeps reclaim from reusing the memory
+                dst.copyToUser(total, f.data(), off, n);
+            } finally {
+                f.put();
+            }
             pos += n;
             total += n;
         }
@@ -265,6 +274,7 @@ public final class BufferedIo {
                 throw e;
             }
             done += n;
+            ctx.cache.balanceDirty();
             if (done < len && src.faultInReadable((int) done, (int) Math.min(len - done, FAULT_IN_WINDOW)) > 0) {
                 if (done > 0) {
                     break;

@@ -30,7 +30,8 @@ package org.iomapfs.core.lockdep;
  *   <li>leaf monitors, which take nothing while held and so can close no cycle (not tracked): the
  *       {@code Allocator} (free space and reservations), an inode's attribute monitor, a folio's flag bits,
  *       {@code Errseq}, {@code MetaStore.allocateIno}, the injector, the bug switches, a mapping's PTEs,
- *       the flusher's kick, and {@code PageCache.lruLock} (lruvec->lru_lock: the LRU list and each folio's
+ *       the flusher's kick, {@code FolioPool} (free folio memory: reclaim gives an array back holding the
+ *       folio lock, a new folio takes one), and {@code PageCache.lruLock} (lruvec->lru_lock: the LRU list and each folio's
  *       links on it; taken holding anything, a new folio's lock when it is added, the folio lock when
  *       truncate, punch, invalidation or reclaim delete it from its mapping; reclaim holds it only to isolate
  *       a batch and to put back the folios it kept, judging each outside it with the folio trylock).</li>

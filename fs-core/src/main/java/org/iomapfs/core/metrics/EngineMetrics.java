@@ -18,6 +18,7 @@ public final class EngineMetrics {
     public final Counter cacheHits;
     public final Counter cacheMisses;
     public final Counter cacheEvictions;
+    public final Counter dirtyThrottled;
     public final AtomicLong cachedFolios = new AtomicLong();
     public final AtomicLong dirtyFolios = new AtomicLong();
     public final AtomicLong writebackFolios = new AtomicLong();
@@ -41,6 +42,7 @@ public final class EngineMetrics {
         cacheHits = Counter.builder("iomapfs.pagecache.hits").description("folio lookups that found the folio").register(registry);
         cacheMisses = Counter.builder("iomapfs.pagecache.misses").description("folio lookups that had to create the folio").register(registry);
         cacheEvictions = Counter.builder("iomapfs.pagecache.evictions").description("clean folios reclaimed").register(registry);
+        dirtyThrottled = Counter.builder("iomapfs.pagecache.dirty.throttled").description("writes paused over the dirty limit (balance_dirty_pages)").register(registry);
         Gauge.builder("iomapfs.pagecache.folios", cachedFolios, AtomicLong::get).register(registry);
         Gauge.builder("iomapfs.pagecache.dirty", dirtyFolios, AtomicLong::get).description("dirty folios").register(registry);
         Gauge.builder("iomapfs.pagecache.writeback", writebackFolios, AtomicLong::get).description("folios under writeback").register(registry);

@@ -155,13 +155,23 @@ public final class MappedRegion implements AutoCloseable {
             int in = (int) ((offset + off + done) % Folio.SIZE);
             int k = Math.min(n - done, Folio.SIZE - in);
             Folio f = present(p);
+            if (f != null && !f.tryGet()) {
+                f = null; // reclaim freed it: its PTE is stale
+            }
             if (f == null) {
                 if (nofault) {
                     return done;
                 }
                 f = faultRead(p);
+                if (!f.tryGet()) {
+                    continue; // freed between the fault and the load: fault again
+                }
             }
-            System.arraycopy(f.data(), in, dst, o + done, k);
+            try {
+                System.arraycopy(f.data(), in, dst, o + done, k);
+            } finally {
+                f.put();
+            }
             done += k;
         }
         return done;

@@ -60,7 +60,7 @@ public final class AddressSpace {
                 cache.metrics().cacheHits.increment();
                 return f;
             }
-            Folio nf = new Folio(this, index);
+            Folio nf = new Folio(this, index, cache.allocData());
             nf.lock();
             if (pages.putIfAbsent(index, nf) == null) {
                 cache.metrics().cacheMisses.increment();
@@ -68,15 +68,17 @@ public final class AddressSpace {
                 return nf;
             }
             nf.unlock();
+            cache.freeData(nf.data);
         }
     }
 
     /** Adds a new locked folio only if the index is free (readahead); returns null when one is cached. */
     public Folio addLockedIfAbsent(long index) {
-        Folio nf = new Folio(this, index);
+        Folio nf = new Folio(this, index, cache.allocData());
         nf.lock();
         if (pages.putIfAbsent(index, nf) != null) {
             nf.unlock();
+            cache.freeData(nf.data);
             return null;
         }
         cache.metrics().cacheMisses.increment();

@@ -23,7 +23,14 @@ public final class Folio {
     private volatile Thread owner;
     private int wpGen;
     private boolean releasedUnderPin;
-    final byte[] data = new byte[SIZE];
+    final byte[] data;
+    /**
+     * References beyond the page cache's own (folio_get/folio_put): a reader copying outside the folio lock
+     * holds one, so reclaim cannot free the memory under it. {@link #FROZEN} once reclaim froze it at zero
+     * (folio_ref_freeze in __remove_mapping): no reference can be taken again and the memory may be reused.
+     */
+    private final AtomicInteger refs = new AtomicInteger();
+    private static final int FROZEN = Integer.MIN_VALUE;
 
     private final Semaphore lock = new Semaphore(1);
     private boolean uptodate;
@@ -45,9 +52,11 @@ public final class Folio {
     /** Deleted from its mapping: never (re)linked on the LRU, so nothing keeps the folio and its data reachable. */
     boolean lruGone;
 
-    Folio(AddressSpace mapping, long index) {
+    /** A new folio over {@code data}, which must be {@link #SIZE} zero bytes (new, or zeroed by the pool). */
+    Folio(AddressSpace mapping, long index, byte[] data) {
         this.mapping = mapping;
         this.index = index;
+        this.data = data;
     }
 
     public long pos() { return index * SIZE; }
@@ -105,6 +114,34 @@ public final class Folio {
     public synchronized void mkclean() { wpGen++; }
 
     public boolean isLocked() { return lock.availablePermits() == 0; }
+
+    // --- references -------------------------------------------------------------------------------
+
+    /**
+     * folio_try_get: takes a reference unless reclaim has frozen the folio to free it; a caller that gets false
+     * must look the folio up again (it is gone from its mapping). Never blocks.
+     */
+    public boolean tryGet() {
+        while (true) {
+            int r = refs.get();
+            if (r < 0) {
+                return false;
+            }
+            if (refs.compareAndSet(r, r + 1)) {
+                return true;
+            }
+        }
+    }
+
+    /** folio_put of a reference {@link #tryGet} took. */
+    public void put() {
+        if (refs.decrementAndGet() < 0) {
+            throw new IllegalStateException("unbalanced folio put of " + this);
+        }
+    }
+
+    /** folio_ref_freeze to zero extra references: true when nobody holds one, and then nobody can take one. */
+    boolean tryFreeze() { return refs.compareAndSet(0, FROZEN); }
 
     // --- flags ------------------------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * {@link #CHUNK} indices, read without a lock and changed with a compare-and-set, so a lookup neither boxes
  * the index nor walks a skip list, and adding a folio (readahead adds one per index) allocates nothing once
  * its chunk exists. Chunks for the first {@link #DIR_CHUNKS} (file offsets below 16 GiB) hang off a
- * copy-on-grow directory; chunks beyond it, for sparse files with data far out, live in a sorted map.
+ * copy-on-grow directory (doubled, so a file written from start to end copies it
+ * O(log n) times, not once per chunk); chunks beyond it, for sparse files with data far out, live in a sorted map.
  */
 final class FolioTable {
     static final int SHIFT = 6;
@@ -44,7 +45,8 @@ final class FolioTable {
         w = new AtomicReferenceArray<>(CHUNK);
         if (c < DIR_CHUNKS) {
             AtomicReferenceArray<Folio>[] d = dir;
-            AtomicReferenceArray<Folio>[] nd = java.util.Arrays.copyOf(d, Math.max(d.length, (int) c + 1));
+            AtomicReferenceArray<Folio>[] nd = java.util.Arrays.copyOf(d,
+                    (int) Math.min(DIR_CHUNKS, Math.max(c + 1, 2L * d.length)));
             nd[(int) c] = w;
             dir = nd;
         } else {

@@ -1,5 +1,9 @@
 package org.iomapfs.core.pagecache;
 
+import java.util.concurrent.locks.LockSupport;
+import org.iomapfs.core.lockdep.LockOrder;
+import org.iomapfs.core.sched.Sched;
+
 import org.iomapfs.core.bugs.Bug;
 import org.iomapfs.core.bugs.BugSwitches;
 
@@ -20,6 +24,15 @@ import java.util.function.Consumer;
  */
 public final class PageCache {
     private static final long SCAN_BATCH = 32; // SWAP_CLUSTER_MAX
+    private static final long DIRTY_LIMIT_PERCENT = 50;
+    /** One throttling sleep, and MAX_PAUSE (200 ms) without progress, after which throttling gives up. */
+    private static final long PAUSE_NANOS = 2_000_000L;
+    private static final long MAX_PAUSE_NANOS = 200_000_000L;
+    /** Freed folio arrays kept for reuse: 4 MiB, enough for the one-in-one-out churn of a full cache. */
+    private static final int POOL_FOLIOS = 1024;
+    private final FolioPool pool = new FolioPool(POOL_FOLIOS);
+    /** Each reclaiming thread's isolation batch, so that reclaim on the allocation path allocates nothing. */
+    private static final ThreadLocal<Folio[]> BATCH = new ThreadLocal<>();
     private final EngineMetrics metrics;
     private volatile long budgetFolios;
     /**
@@ -72,16 +85,67 @@ public final class PageCache {
         }
     }
 
+    /** Dirty folios a writer may leave before it is throttled: vm.dirty_ratio's role, as a share of the budget. */
+    public long dirtyLimit() { return Math.max(budgetFolios * DIRTY_LIMIT_PERCENT / 100, 1); }
+
+    /**
+     * balance_dirty_pages (mm/page-writeback.c), called by a writer after it dirtied folios, holding no folio
+     * lock: over the dirty limit it wakes the flusher and pauses until writeback brought the dirty folios back
+     * under it. Without this a writer faster than writeback grew the cache without bound, and the daemon died
+     * of an OutOfMemoryError with the dirty data in it. The kernel also pauses in timed sleeps (io_schedule_timeout,
+     * at most MAX_PAUSE) rather than waiting for an event. A pause in which writeback cleaned nothing ends the
+     * throttling (writeback failing, or held at a test's hook point), so a throttled writer never hangs; and
+     * threads the schedule explorer runs are not throttled (it runs no flusher). In the lock order this is a wait
+     * for writeback: the caller may hold i_rwsem or invalidate_lock, which writeback never takes.
+     */
+    public void balanceDirty() {
+        long limit = dirtyLimit();
+        long dirty = metrics.dirtyFolios.get();
+        if (dirty <= limit || (Sched.ON && Sched.controlled())) {
+            return;
+        }
+        LockOrder.WRITEBACK.waitFor();
+        metrics.dirtyThrottled.increment();
+        long lastProgress = System.nanoTime();
+        long least = dirty;
+        while (dirty > limit) {
+            wakeFlusher.run();
+            LockSupport.parkNanos(PAUSE_NANOS);
+            dirty = metrics.dirtyFolios.get();
+            if (dirty < least) {
+                least = dirty;
+                lastProgress = System.nanoTime();
+            } else if (System.nanoTime() - lastProgress > MAX_PAUSE_NANOS) {
+                return;
+            }
+        }
+    }
+
     /** The flusher to wake when reclaim finds only dirty folios or the dirty threshold is crossed. */
     public void setFlusher(Runnable wake) { this.wakeFlusher = wake; }
 
     public Set<AddressSpace> dirtySpaces() { return dirtySpaces; }
 
+    /** Memory for a new folio (folio_alloc): a freed folio's array, zeroed, or a new one. */
+    byte[] allocData() { return pool.take(); }
+
+    /** Memory of a folio that was never published in a mapping (a lost insertion race). */
+    void freeData(byte[] data) { pool.give(data); }
+
+    /** Freed folio arrays waiting for reuse. */
+    public int pooledFolios() { return pool.size(); }
+
+    /**
+     * A new folio joined a mapping. Over the budget, the allocating thread reclaims at most SWAP_CLUSTER_MAX
+     * folios, as direct reclaim does (nr_to_reclaim in try_to_free_pages), not the whole excess: when the
+     * excess is dirty and cannot be evicted, reclaiming all of it scanned the whole LRU list on every new folio.
+     */
     void added(Folio f) {
         metrics.cachedFolios.incrementAndGet();
         lruAdd(f);
-        if (metrics.cachedFolios.get() > budgetFolios) {
-            shrink(metrics.cachedFolios.get() - budgetFolios);
+        long excess = metrics.cachedFolios.get() - budgetFolios;
+        if (excess > 0) {
+            shrink(Math.min(excess, SCAN_BATCH));
         }
     }
 
@@ -210,7 +274,7 @@ public final class PageCache {
         long evicted = 0;
         long scan = Math.min(2 * lruLength(), Math.max(SCAN_BATCH, 4 * target));
         boolean sawDirty = false;
-        Folio[] batch = new Folio[(int) SCAN_BATCH];
+        Folio[] batch = takeBatch();
         while (evicted < target && scan > 0) {
             int n = isolate(batch, (int) Math.min(SCAN_BATCH, scan));
             if (n == 0) {
@@ -237,6 +301,7 @@ public final class PageCache {
             }
             putback(batch, scanned, n);
         }
+        BATCH.set(batch);
         if (evicted < target && sawDirty) {
             wakeFlusher.run();
         }
@@ -247,7 +312,7 @@ public final class PageCache {
     public long dropClean() {
         long evicted = 0;
         long left = lruLength();
-        Folio[] batch = new Folio[(int) SCAN_BATCH];
+        Folio[] batch = takeBatch();
         while (left > 0) {
             int n = isolate(batch, (int) Math.min(SCAN_BATCH, left));
             if (n == 0) {
@@ -265,7 +330,18 @@ public final class PageCache {
             }
             putback(batch, n, n);
         }
+        BATCH.set(batch);
         return evicted;
+    }
+
+    /** This thread's batch, taken out while in use so that a reclaim nested in an eviction hook gets its own. */
+    private static Folio[] takeBatch() {
+        Folio[] b = BATCH.get();
+        if (b == null) {
+            return new Folio[(int) SCAN_BATCH];
+        }
+        BATCH.set(null);
+        return b;
     }
 
     private enum Outcome { EVICTED, GONE, DIRTY, KEPT }
@@ -295,10 +371,15 @@ public final class PageCache {
                 }
                 return Outcome.KEPT;
             }
+            if (!f.tryFreeze()) {
+                // a reader is copying out of it without the lock (folio_ref_freeze failing in __remove_mapping)
+                return Outcome.KEPT;
+            }
             f.detachState();
             f.mapping.delete(f);
             metrics.cacheEvictions.increment();
             onEvict.accept(f);
+            pool.give(f.data);
             return Outcome.EVICTED;
         } finally {
             f.unlock();

@@ -95,12 +95,16 @@ public final class XfsFileOps {
 
     /** A FUSE writepage, replayed as a write fault: __xfs_filemap_fault takes invalidate_lock shared (never i_rwsem). */
     public int pageWrite(Inode inode, long pos, ByteBuffer src) {
+        int n;
         inode.invalidateLock.readLock().lock();
         try {
-            return pageMkwriteStore(inode, pos, src, faultOps());
+            n = pageMkwriteStore(inode, pos, src, faultOps());
         } finally {
             inode.invalidateLock.readLock().unlock();
         }
+        // fault_dirty_shared_page: a fault that dirtied a folio is throttled after the fault is done
+        ctx.cache.balanceDirty();
+        return n;
     }
 
     /**

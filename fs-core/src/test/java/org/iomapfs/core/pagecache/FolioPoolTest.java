@@ -1,0 +1,77 @@
+package org.iomapfs.core.pagecache;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.util.Arrays;
+import org.iomapfs.core.metrics.EngineMetrics;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class FolioPoolTest {
+    private static Folio cachedFolio(AddressSpace as, long index, byte fill) {
+        Folio f = as.grabLocked(index);
+        Arrays.fill(f.data(), fill);
+        f.markUptodate();
+        f.unlock();
+        return f;
+    }
+
+    @Test
+    void reclaimKeepsAFolioWhileAReaderHoldsAReference() {
+        PageCache cache = new PageCache(new EngineMetrics(new SimpleMeterRegistry()), 1 << 20);
+        AddressSpace as = new AddressSpace(1, 4096, cache);
+        Folio f = cachedFolio(as, 0, (byte) 7);
+        assertTrue(f.tryGet());
+        assertEquals(0, cache.dropClean(), "a referenced folio cannot be frozen, so reclaim keeps it");
+        assertSame(f, as.find(0));
+        assertEquals(0, cache.pooledFolios());
+        f.put();
+        assertEquals(1, cache.dropClean());
+        assertTrue(f.isRemoved());
+        assertFalse(f.tryGet(), "a folio reclaim froze takes no new reference");
+    }
+
+    @Test
+    void memoryOfAReclaimedFolioServesTheNextNewFolioZeroed() {
+        PageCache cache = new PageCache(new EngineMetrics(new SimpleMeterRegistry()), 1 << 20);
+        AddressSpace as = new AddressSpace(1, 4096, cache);
+        Folio old = cachedFolio(as, 0, (byte) 0x5a);
+        byte[] memory = old.data();
+        assertEquals(1, cache.dropClean());
+        assertEquals(1, cache.pooledFolios());
+        Folio next = as.grabLocked(9);
+        assertSame(memory, next.data(), "the freed array is reused");
+        for (byte b : next.data()) {
+            assertEquals(0, b, "a new folio starts zeroed, like a fresh allocation");
+        }
+        next.unlock();
+        assertEquals(0, cache.pooledFolios());
+    }
+
+    @Test
+    void foliosRemovedByTruncateAreNotReused() {
+        PageCache cache = new PageCache(new EngineMetrics(new SimpleMeterRegistry()), 1 << 20);
+        AddressSpace as = new AddressSpace(1, 4096, cache);
+        Folio f = cachedFolio(as, 0, (byte) 1);
+        as.truncateRange(0, Long.MAX_VALUE);
+        assertTrue(f.isRemoved());
+        assertEquals(0, cache.pooledFolios(), "a stale PTE may still reach a truncated folio's memory");
+    }
+
+    @Test
+    void dirtyFoliosOverTheBudgetStayCachedAndWakeTheFlusher() {
+        PageCache cache = new PageCache(new EngineMetrics(new SimpleMeterRegistry()), 64 * Folio.SIZE);
+        AddressSpace as = new AddressSpace(1, 4096, cache);
+        int[] wakes = {0};
+        cache.setFlusher(() -> wakes[0]++);
+        for (int i = 0; i < 256; i++) {
+            Folio f = as.grabLocked(i);
+            f.markUptodate();
+            as.dirtyFolio(f);
+            f.unlock();
+        }
+        assertEquals(256, cache.cachedFolios(), "dirty folios cannot be evicted: the cache goes over budget");
+        assertTrue(wakes[0] > 0, "reclaim that found only dirty folios woke the flusher");
+        assertEquals(256, cache.lruLength());
+    }
+}
