@@ -67,7 +67,7 @@ public final class BufferedIo {
             pos += n;
             total += n;
         }
-        inode.touchAtime();
+        ctx.accessed(inode);
         return total;
     }
 
