@@ -135,6 +135,7 @@ public final class IomapFs implements Vfs {
      * remount: read-only writes back and commits everything first (xfs_remount_ro syncs), then refuses every
      * change; read-write again only when the image was opened read-write (a read-only mount never opened it so).
      */
+    @Override
     public void setReadOnly(boolean ro) {
         if (ro == ctx.readOnly()) {
             return;

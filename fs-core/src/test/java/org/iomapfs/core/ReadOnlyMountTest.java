@@ -128,8 +128,10 @@ class ReadOnlyMountTest {
         mount(false);
         long fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
         fs.write(fh, 0, ByteBuffer.wrap("before the remount\n".getBytes()));
+        assertEquals("rw,strictatime\n", fs.controls().read("mount"), "the control key shows the mount's options");
         fs.setReadOnly(true);
         assertTrue(fs.readOnly());
+        assertEquals("ro,strictatime\n", fs.controls().read("mount"), "the control key shows the remount");
         assertErofs("write after the remount", () -> fs.write(fh, 0, ByteBuffer.wrap(new byte[] {1})));
         fs.release(fh);
         fs.crashForTest(); // nothing after the remount may be needed to keep the data
@@ -140,6 +142,6 @@ class ReadOnlyMountTest {
         fs.setReadOnly(true);
         fs.setReadOnly(false);
         fs.release(fs.create("/g", 0644, OpenFlags.O_RDWR, 0, 0));
-        assertTrue(fs.getattr("/g").size() == 0, "remounted read-write, the mount takes changes again");
+        assertEquals(0, fs.getattr("/g").size(), "remounted read-write, the mount takes changes again");
     }
 }
