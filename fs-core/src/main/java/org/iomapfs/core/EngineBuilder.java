@@ -33,7 +33,8 @@ import java.util.Map;
  * Mount-time wiring (xfs_fs_fill_super / xfs_mountfs): opens the image and its metadata store, builds the parts
  * in dependency order, reads every inode in, frees orphans (inodes with no link left, which were open-unlinked
  * when the previous instance stopped), commits and starts writeback. Nothing is replayed: the store reopens at
- * its last commit.
+ * its last commit. A read-only mount ({@link EngineConfig#readOnly}) opens both files read-only, leaves orphans
+ * for the next read-write mount and commits nothing, so the image's bytes stay as they were.
  */
 final class EngineBuilder {
     /** The parts of one mounted engine, built in this order. */
@@ -43,10 +44,11 @@ final class EngineBuilder {
     private EngineBuilder() { }
 
     static IomapFs open(Path image, EngineConfig config) {
-        ImageDevice dev = ImageDevice.open(image, false);
+        boolean ro = config.readOnly();
+        ImageDevice dev = ImageDevice.open(image, ro);
         MvMetaStore store;
         try {
-            store = MvMetaStore.open(MvMetaStore.metaPath(image), false);
+            store = MvMetaStore.open(MvMetaStore.metaPath(image), ro);
         } catch (RuntimeException e) {
             dev.close();
             throw e;
@@ -59,7 +61,7 @@ final class EngineBuilder {
             throw new FsException(Errno.EINVAL, image + ": metadata file belongs to another image (" + b.uuid() + " != " + a.uuid() + ")");
         }
         Parts p = wire(dev, store, config);
-        readInodes(p);
+        readInodes(p, !ro);
         p.ctx().commit(true);
         p.writeback().start();
         return new IomapFs(p);
@@ -84,8 +86,8 @@ final class EngineBuilder {
         return new Parts(dev, store, ctx, inodes, files, writeback, ops, fops, dio, ns);
     }
 
-    /** Reads every inode with its extents and directory entries in, then evicts the orphans. */
-    private static void readInodes(Parts p) {
+    /** Reads every inode with its extents and directory entries in, then (with {@code freeOrphans}) evicts the orphans. */
+    private static void readInodes(Parts p, boolean freeOrphans) {
         MvMetaStore store = p.store();
         for (InodeRecord r : store.allInodes()) {
             Inode in = p.inodes().instantiate(r);
@@ -99,7 +101,7 @@ final class EngineBuilder {
         if (p.inodes().get(Vfs.ROOT_INO) == null) {
             throw new FsException(Errno.EINVAL, "metadata store has no root directory");
         }
-        for (Inode in : List.copyOf(p.inodes().all())) {
+        for (Inode in : freeOrphans ? List.copyOf(p.inodes().all()) : List.<Inode>of()) {
             if (in.nlink() == 0) {
                 p.inodes().evict(in);
             }

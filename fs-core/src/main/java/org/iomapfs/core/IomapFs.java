@@ -107,19 +107,63 @@ public final class IomapFs implements Vfs {
     @Override
     public FileAttr fgetattr(long fh) { return handles.get(fh).inode.attr(); }
 
+    /** getdents: iterate_dir (fs/readdir.c) calls file_accessed on the directory after listing it. */
     @Override
-    public List<DirEntry> readdir(String path) { return ns.readdir(path); }
+    public List<DirEntry> readdir(String path) {
+        List<DirEntry> entries = ns.readdir(path);
+        Inode dir = ns.resolve(path);
+        if (ctx.accessed(dir)) {
+            store.update(() -> dir.persist(store));
+        }
+        return entries;
+    }
+
+    /**
+     * mnt_want_write on a read-only mount: EROFS for any change. The kernel refuses these first (the FUSE mount
+     * has MS_RDONLY); this is the daemon's own check, so nothing reaches the image either way.
+     */
+    private void checkWritable(String what) {
+        if (ctx.readOnly()) {
+            throw new FsException(Errno.EROFS, what + ": read-only file system");
+        }
+    }
+
+    /** Whether changes are refused with EROFS (a read-only mount, or one remounted read-only). */
+    public boolean readOnly() { return ctx.readOnly(); }
+
+    /**
+     * remount: read-only writes back and commits everything first (xfs_remount_ro syncs), then refuses every
+     * change; read-write again only when the image was opened read-write (a read-only mount never opened it so).
+     */
+    @Override
+    public void setReadOnly(boolean ro) {
+        if (ro == ctx.readOnly()) {
+            return;
+        }
+        if (!ro && ctx.config.readOnly()) {
+            throw new FsException(Errno.EROFS, "the image was opened read-only: unmount and mount it read-write");
+        }
+        if (ro) {
+            sync();
+        }
+        ctx.setReadOnly(ro);
+    }
 
     @Override
     public void mkdir(String path, int mode, int uid, int gid) {
+        checkWritable("mkdir " + path);
         ns.create(path, FileType.DIRECTORY, mode, uid, gid, null);
     }
 
     @Override
-    public void rmdir(String path) { ns.rmdir(path); }
+    public void rmdir(String path) {
+        checkWritable("rmdir " + path);
+        ns.rmdir(path);
+    }
 
     @Override
     public long create(String path, int mode, int flags, int uid, int gid) {
+        checkWritable("create " + path);
         while (true) {
             ns.lock.writeLock().lock();
             try {
@@ -145,6 +189,9 @@ public final class IomapFs implements Vfs {
     /** Opens under the namespace lock; an O_TRUNC truncation runs after it, holding only the open file. */
     @Override
     public long open(String path, int flags) {
+        if (OpenFlags.canWrite(flags) || (flags & OpenFlags.O_TRUNC) != 0) {
+            checkWritable("open " + path + " for writing");
+        }
         Inode in;
         long fh;
         ns.lock.writeLock().lock();
@@ -158,10 +205,10 @@ public final class IomapFs implements Vfs {
             ns.lock.writeLock().unlock();
         }
         if (!OpenFlags.canWrite(flags) && (flags & O_NOATIME) == 0 && in.type == FileType.REGULAR
-                && in.relatimeUpdate()) {
+                && ctx.accessed(in)) {
             // A FUSE inode is S_NOATIME and reads the kernel's page cache holds never reach the daemon, so
             // file_accessed cannot happen here for them: a read-only open stands for the read it precedes.
-            // relatime (the mount's default) bounds the updates to one per change of the file or per day.
+            // The mount's atime policy (relatime by default) decides whether it moves atime.
             store.update(() -> in.persist(store));
         }
         if ((flags & OpenFlags.O_TRUNC) != 0 && OpenFlags.canWrite(flags) && in.type == FileType.REGULAR) {
@@ -196,6 +243,7 @@ public final class IomapFs implements Vfs {
 
     @Override
     public int write(long fh, long offset, ByteBuffer src) {
+        checkWritable("write");
         OpenFile h = handles.get(fh);
         Inode in = handles.forWrite(h, offset, src.remaining(), "write");
         return h.isDirect() ? dio.write(in, offset, src, ops.directWrite) : (int) files.write(in, offset, src);
@@ -203,6 +251,7 @@ public final class IomapFs implements Vfs {
 
     @Override
     public int writePage(long fh, long offset, ByteBuffer src) {
+        checkWritable("writepage");
         Inode in = handles.forWrite(handles.get(fh), offset, src.remaining(), "writepage");
         return files.pageWrite(in, offset, src);
     }
@@ -242,24 +291,38 @@ public final class IomapFs implements Vfs {
     }
 
     @Override
-    public void truncate(String path, long size) { files.truncate(OpenFile.regular(ns.resolve(path), path), size); }
+    public void truncate(String path, long size) {
+        checkWritable("truncate " + path);
+        files.truncate(OpenFile.regular(ns.resolve(path), path), size);
+    }
 
     @Override
     public void ftruncate(long fh, long size) {
+        checkWritable("ftruncate");
         files.truncate(handles.get(fh).regular("ftruncate"), size);
     }
 
     @Override
-    public void unlink(String path) { ns.unlink(path); }
+    public void unlink(String path) {
+        checkWritable("unlink " + path);
+        ns.unlink(path);
+    }
 
     @Override
-    public void rename(String from, String to) { ns.rename(from, to); }
+    public void rename(String from, String to) {
+        checkWritable("rename " + from);
+        ns.rename(from, to);
+    }
 
     @Override
-    public void link(String existing, String newPath) { ns.link(existing, newPath); }
+    public void link(String existing, String newPath) {
+        checkWritable("link " + existing);
+        ns.link(existing, newPath);
+    }
 
     @Override
     public void symlink(String target, String linkPath, int uid, int gid) {
+        checkWritable("symlink " + linkPath);
         if (target.isEmpty() || target.length() > 4095) {
             throw new FsException(Errno.ENAMETOOLONG, "symlink target length " + target.length() + " not in 1..4095");
         }
@@ -277,6 +340,7 @@ public final class IomapFs implements Vfs {
 
     @Override
     public void chmod(String path, int mode) {
+        checkWritable("chmod " + path);
         Inode in = ns.resolve(path);
         in.setMode(mode & 07777);
         store.update(() -> in.persist(store));
@@ -284,6 +348,7 @@ public final class IomapFs implements Vfs {
 
     @Override
     public void chown(String path, int uid, int gid) {
+        checkWritable("chown " + path);
         Inode in = ns.resolve(path);
         in.setOwner(uid, gid);
         store.update(() -> in.persist(store));
@@ -291,6 +356,7 @@ public final class IomapFs implements Vfs {
 
     @Override
     public void utimens(String path, long atimeNs, long mtimeNs) {
+        checkWritable("utimens " + path);
         Inode in = ns.resolve(path);
         FileAttr a = in.attr();
         long now = Inode.now();
@@ -302,6 +368,7 @@ public final class IomapFs implements Vfs {
 
     @Override
     public void mknod(String path, FileType type, int mode, long rdev, int uid, int gid) {
+        checkWritable("mknod " + path);
         if (type != FileType.FIFO && type != FileType.SOCKET && type != FileType.CHARDEV && type != FileType.BLOCKDEV) {
             throw new FsException(Errno.EINVAL, path + ": mknod makes FIFOs, sockets and device nodes, not " + type);
         }
@@ -311,6 +378,7 @@ public final class IomapFs implements Vfs {
 
     @Override
     public void setxattr(String path, String name, byte[] value, int flags) {
+        checkWritable("setxattr " + path);
         xattrs.set(ns.resolve(path), name, value, flags);
     }
 
@@ -321,7 +389,10 @@ public final class IomapFs implements Vfs {
     public List<String> listxattr(String path) { return xattrs.list(ns.resolve(path)); }
 
     @Override
-    public void removexattr(String path, String name) { xattrs.remove(ns.resolve(path), name); }
+    public void removexattr(String path, String name) {
+        checkWritable("removexattr " + path);
+        xattrs.remove(ns.resolve(path), name);
+    }
 
     @Override
     public StatFs statfs() {
@@ -333,6 +404,7 @@ public final class IomapFs implements Vfs {
 
     @Override
     public void fallocate(long fh, int mode, long offset, long length) {
+        checkWritable("fallocate");
         OpenFile h = handles.get(fh);
         h.checkWritable();
         files.fallocate(h.regular("fallocate"), mode, offset, length);

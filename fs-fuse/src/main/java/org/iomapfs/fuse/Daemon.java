@@ -67,6 +67,7 @@ public final class Daemon {
     private int deviceMinor = -1;
     private long hungTimeoutSeconds = 30;
     private HungTaskWatchdog watchdog;
+    private RemountWatcher remounts;
     private Path stateFile;
 
     public Daemon(Settings s) { this.s = s; }
@@ -140,7 +141,7 @@ public final class Daemon {
         }
         try {
             try {
-                engine = Engine.load().open(s.image(), s.cacheBytes());
+                engine = Engine.load().open(s.image(), s.cacheBytes(), s.options().atime(), s.options().readOnly());
             } catch (FsException e) {
                 // ENOENT/EINVAL: not an iomapfs image, or its metadata is missing or unreadable (the engine
                 // refuses them before changing anything); EBUSY, EIO: the image is fine but cannot be used now
@@ -162,12 +163,19 @@ public final class Daemon {
                 mount.mount(s.mountPoint(), s.options());
                 mount.registerMeters(meters.registry());
                 deviceMinor = Mounts.at(s.mountPoint()).map(Mounts.Mount::minor).orElse(-1);
+                remounts = new RemountWatcher(s.mountPoint(), deviceMinor, engine.vfs(), s.options().readOnly());
+                remounts.start();
             } catch (FsException e) {
                 deleteState();
                 throw new MountFailure(e.getMessage());
             }
             watchdog.start();
+            Log.info("mount options: " + (s.options().readOnly() ? "ro" : "rw") + "," + s.options().atime()
+                + (s.options().readOnly() ? " (image opened read-only; changes are refused with EROFS)" : ""));
         } catch (RuntimeException e) {
+            if (remounts != null) {
+                remounts.close();
+            }
             if (engine != null) {
                 closeEngineQuietly();
             }
@@ -213,6 +221,7 @@ public final class Daemon {
         try {
             mount.awaitLoopEnd(Long.MAX_VALUE, TimeUnit.DAYS);
             Log.info("request loop ended; closing the engine");
+            remounts.close();
             mount.teardown();
             engine.vfs().close();
             logCountersAtExit();

@@ -2,6 +2,7 @@ package org.iomapfs.fuse;
 
 import org.iomapfs.core.api.Controls;
 import org.iomapfs.core.api.Vfs;
+import org.iomapfs.core.config.AtimePolicy;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -15,7 +16,8 @@ public interface Engine {
     /** An opened image: the engine's two faces. */
     record Opened(Vfs vfs, Controls controls) { }
 
-    Opened open(Path image, long cacheBytes);
+    /** Opens {@code image} with the mount's atime policy; {@code readOnly} leaves its bytes as they are. */
+    Opened open(Path image, long cacheBytes, AtimePolicy atime, boolean readOnly);
 
     void mkfs(Path image, long sizeBytes, int blockSize, boolean force);
 

@@ -12,6 +12,7 @@ import ru.serce.jnrfuse.FuseFillDir;
 import ru.serce.jnrfuse.struct.FileStat;
 
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
 
 import static org.iomapfs.fuse.FuseErrno.ERANGE;
 
@@ -24,12 +25,16 @@ final class EngineOps implements NodeOps {
     private final Vfs vfs;
     /** The other names' cached attributes to invalidate after a link count change; null without the pool loop. */
     private volatile HardLinkAttrs linkAttrs;
+    /** Tells the kernel an open moved atime; null without the pool loop. */
+    private volatile AtimeAttrs atimeAttrs;
 
     EngineOps(Vfs vfs) {
         this.vfs = vfs;
     }
 
     void setLinkAttrs(HardLinkAttrs la) { this.linkAttrs = la; }
+
+    void setAtimeAttrs(AtimeAttrs aa) { this.atimeAttrs = aa; }
 
     @Override
     public int getattr(String path, FileStat st) {
@@ -162,8 +167,16 @@ final class EngineOps implements NodeOps {
     @Override
     public Handle open(String path, Pointer fi) {
         int flags = RawFileInfo.flags(fi);
+        Instant t = Instant.now();
+        long before = t.getEpochSecond() * 1_000_000_000L + t.getNano();
         long efh = vfs.open(path, flags);
-        return opened(new Handle(efh, flags, null, null), keepCache(fi, efh));
+        FileAttr a = keepCache(fi, efh);
+        AtimeAttrs aa = atimeAttrs;
+        if (aa != null && a.atimeNs() >= before) {
+            // atime is from this open (or another request just now: an invalidation too many costs one GETATTR)
+            aa.openMovedAtime();
+        }
+        return opened(new Handle(efh, flags, null, null), a);
     }
 
     @Override

@@ -119,6 +119,7 @@ public class FuseMount extends FuseStubFS {
             invalidator = inv;
             vfs.setCacheInvalidation(inv);
             engine.setLinkAttrs(new HardLinkAttrs(loop.channel));
+            engine.setAtimeAttrs(new AtimeAttrs(loop.channel));
             Thread waiter = new Thread(() -> {
                 try {
                     while (!loop.join(1, TimeUnit.DAYS)) {

@@ -1,5 +1,6 @@
 package org.iomapfs.fuse;
 
+import org.iomapfs.core.config.AtimePolicy;
 import org.iomapfs.core.config.EngineConfig;
 import org.iomapfs.core.IomapFs;
 import org.iomapfs.core.store.Fsck;
@@ -11,8 +12,9 @@ import java.util.List;
 /** The real engine: fs-core's IomapFs, Mkfs and Fsck. */
 final class IomapEngine implements Engine {
     @Override
-    public Opened open(Path image, long cacheBytes) {
-        IomapFs fs = IomapFs.open(image, EngineConfig.defaults().withCacheBytes(cacheBytes));
+    public Opened open(Path image, long cacheBytes, AtimePolicy atime, boolean readOnly) {
+        IomapFs fs = IomapFs.open(image, EngineConfig.defaults().withCacheBytes(cacheBytes).withAtime(atime)
+            .withReadOnly(readOnly));
         return new Opened(fs, fs.controls());
     }
 

@@ -1,15 +1,19 @@
 package org.iomapfs.fuse;
 
+import org.iomapfs.core.config.AtimePolicy;
+
 import java.nio.file.Path;
 
 /**
  * Mount options; {@code allowOther} lets other users (and the control directory's non-owners) in. Without
  * {@code subtype} the type is plain {@code fuse}, as fstests' FSTYP=fuse expects ({@code findmnt -t fuse}).
+ * {@code readOnly} mounts with MS_RDONLY (the kernel refuses writes with EROFS) and opens the image read-only;
+ * {@code atime} is the engine's atime policy (FUSE inodes are S_NOATIME: the kernel applies none itself).
  */
 public record MountOptions(String fsName, int threads, LoopKind loop, int maxWrite, boolean allowOther, boolean debug,
-                           boolean subtype) {
+                           boolean subtype, boolean readOnly, AtimePolicy atime) {
     public MountOptions(String fsName, int threads, LoopKind loop, int maxWrite, boolean allowOther, boolean debug) {
-        this(fsName, threads, loop, maxWrite, allowOther, debug, true);
+        this(fsName, threads, loop, maxWrite, allowOther, debug, true, false, AtimePolicy.DEFAULT);
     }
 
     public MountOptions {
@@ -18,6 +22,9 @@ public record MountOptions(String fsName, int threads, LoopKind loop, int maxWri
         }
         if (maxWrite < 131072) {
             throw new IllegalArgumentException("max_write must be at least 131072");
+        }
+        if (atime == null) {
+            throw new IllegalArgumentException("atime policy is required");
         }
     }
 
@@ -35,6 +42,14 @@ public record MountOptions(String fsName, int threads, LoopKind loop, int maxWri
         opts.append(",big_writes,max_write=").append(maxWrite).append(",max_read=").append(maxWrite);
         // use_ino: st_ino is the engine's; hard_remove: unlink goes to the engine instead of a .fuse_hidden rename
         opts.append(",use_ino,hard_remove");
+        if (readOnly) {
+            opts.append(",ro"); // libfuse 2.9 mount.c's mount_flags: MS_RDONLY
+        }
+        if (atime.mode() == AtimePolicy.Mode.NOATIME) {
+            // MS_NOATIME, so the mount table says noatime; libfuse 2.9 knows no relatime, strictatime or
+            // nodiratime and would hand them to the kernel's fuse, which refuses unknown options
+            opts.append(",noatime");
+        }
         if (allowOther) {
             // other users may enter, so the kernel must enforce the engine's modes and owners
             opts.append(",allow_other,default_permissions");

@@ -8,12 +8,15 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
-/** Reads /proc/self/mountinfo (proc(5)): which mounts exist, their type, source and device number. */
+/**
+ * Reads /proc/self/mountinfo (proc(5)): which mounts exist, their type, source, device number and whether the
+ * superblock is read-only (the super options' ro: SB_RDONLY, what a remount read-only of the file system sets).
+ */
 public final class Mounts {
     /** The fstype libfuse 2.9 reports for {@code -o subtype=iomapfs}. */
     public static final String FSTYPE = "fuse.iomapfs";
 
-    public record Mount(String mountPoint, String fsType, String source, int major, int minor) {
+    public record Mount(String mountPoint, String fsType, String source, int major, int minor, boolean readOnly) {
         public boolean isIomapfs() { return FSTYPE.equals(fsType); }
     }
 
@@ -35,8 +38,9 @@ public final class Mounts {
                 continue;
             }
             String[] dev = f[2].split(":");
+            boolean ro = dash + 3 < f.length && List.of(f[dash + 3].split(",")).contains("ro");
             out.add(new Mount(unescape(f[4]), f[dash + 1], unescape(f[dash + 2]),
-                Integer.parseInt(dev[0]), Integer.parseInt(dev[1])));
+                Integer.parseInt(dev[0]), Integer.parseInt(dev[1]), ro));
         }
         return out;
     }

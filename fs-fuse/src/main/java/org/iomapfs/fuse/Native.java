@@ -66,6 +66,9 @@ public final class Native {
 
         int syncfs(int fd);
 
+        /** poll(2) on {@code nfds} struct pollfd (int fd, short events, short revents) at {@code fds}. */
+        int poll(Pointer fds, @size_t long nfds, int timeout);
+
         int getuid();
 
         int getgid();
@@ -78,6 +81,8 @@ public final class Native {
     public static final int LOCK_EX = 2;
     public static final int LOCK_NB = 4;
     public static final int MNT_DETACH = 2;
+    public static final short POLLPRI = 0x2;
+    public static final short POLLERR = 0x8;
 
     /**
      * The library {@link #fuse} loads, {@code libfuse.so.2} unless this system property names another (tests name

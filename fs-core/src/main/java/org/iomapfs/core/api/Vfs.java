@@ -127,6 +127,14 @@ public interface Vfs extends AutoCloseable {
      */
     default void setCacheInvalidation(CacheInvalidation c) { }
 
+    /**
+     * A remount read-only (write back and commit, then refuse every change with EROFS) or read-write again; an
+     * engine that cannot refuses with EOPNOTSUPP, one that cannot go back to read-write with EROFS.
+     */
+    default void setReadOnly(boolean readOnly) {
+        throw new FsException(Errno.EOPNOTSUPP, "remount is not supported");
+    }
+
     /** Flushes dirty data, commits metadata and closes the image. */
     @Override
     void close();

@@ -76,7 +76,7 @@ public final class BufferedIo {
             pos += n;
             total += n;
         }
-        inode.touchAtime();
+        ctx.accessed(inode);
         return total;
     }
 

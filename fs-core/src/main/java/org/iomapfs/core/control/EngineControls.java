@@ -35,7 +35,7 @@ public final class EngineControls implements Controls {
         for (Injector.Knob knob : Injector.Knob.values()) {
             k.add("inject/" + knob.id);
         }
-        k.addAll(List.of("metrics", "trace", "drop_caches", "sync", "cache_bytes", "lockdep", "invalidate", "profile"));
+        k.addAll(List.of("metrics", "trace", "drop_caches", "sync", "cache_bytes", "lockdep", "invalidate", "profile", "mount"));
         KEYS = List.copyOf(k);
     }
 
@@ -79,7 +79,9 @@ public final class EngineControls implements Controls {
     }
 
     @Override
-    public boolean writable(String key) { return !key.equals("metrics") && !key.equals("lockdep"); }
+    public boolean writable(String key) {
+        return !key.equals("metrics") && !key.equals("lockdep") && !key.equals("mount");
+    }
 
     @Override
     public String read(String key) {
@@ -106,6 +108,8 @@ public final class EngineControls implements Controls {
             case "lockdep" -> lockdepText();
             case "invalidate" -> ctx.invalidationMode().id + "\n";
             case "profile" -> profile + "\n";
+            // the mount options in effect in the engine: ro after a remount read-only has reached it
+            case "mount" -> (ctx.readOnly() ? "ro," : "rw,") + ctx.atimePolicy() + "\n";
             default -> throw new FsException(Errno.ENOENT, "unknown control " + key);
         };
     }
@@ -146,7 +150,7 @@ public final class EngineControls implements Controls {
                 ctx.setInvalidationMode(m);
             }
             case "profile" -> applyProfile(v);
-            case "metrics", "lockdep" -> throw new FsException(Errno.EACCES, key + " is read-only");
+            case "metrics", "lockdep", "mount" -> throw new FsException(Errno.EACCES, key + " is read-only");
             default -> throw new FsException(Errno.ENOENT, "unknown control " + key);
         }
     }

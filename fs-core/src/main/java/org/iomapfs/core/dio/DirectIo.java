@@ -65,7 +65,7 @@ public final class DirectIo {
                 return l;
             });
             dst.position(base + (int) done);
-            inode.touchAtime();
+            ctx.accessed(inode);
             return (int) done;
         } finally {
             inode.iRwsem.readLock().unlock();

@@ -2,6 +2,7 @@ package org.iomapfs.core.inode;
 
 import org.iomapfs.core.api.FileAttr;
 import org.iomapfs.core.api.FileType;
+import org.iomapfs.core.config.AtimePolicy;
 import org.iomapfs.core.extent.ExtentMap;
 import org.iomapfs.core.pagecache.AddressSpace;
 import org.iomapfs.core.store.InodeRecord;
@@ -106,18 +107,13 @@ public final class Inode {
         attrDirty = true;
     }
 
-    public synchronized void touchAtime() { atimeNs = now(); }
-
-    /** relatime's bound on how stale atime may get on an unchanged file (fs/inode.c relatime_need_update). */
-    public static final long RELATIME_MAX_AGE_NS = 24L * 3600 * 1_000_000_000L;
-
     /**
-     * touch_atime under relatime: sets atime to now if it is not after mtime or ctime, or older than a day, and
-     * marks the attributes dirty so the next commit keeps it. Returns whether it changed.
+     * touch_atime (fs/inode.c) under {@code policy}: sets atime to now when {@link AtimePolicy#needsUpdate} says so
+     * and marks the attributes dirty so the next commit keeps it (mark_inode_dirty_sync). Returns whether it changed.
      */
-    public synchronized boolean relatimeUpdate() {
+    public synchronized boolean touchAtime(AtimePolicy policy) {
         long now = now();
-        if (atimeNs > mtimeNs && atimeNs > ctimeNs && now - atimeNs < RELATIME_MAX_AGE_NS) {
+        if (!policy.needsUpdate(type == FileType.DIRECTORY, atimeNs, mtimeNs, ctimeNs, now)) {
             return false;
         }
         atimeNs = now;

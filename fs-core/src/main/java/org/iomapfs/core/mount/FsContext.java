@@ -1,5 +1,6 @@
 package org.iomapfs.core.mount;
 
+import org.iomapfs.core.config.AtimePolicy;
 import org.iomapfs.core.config.EngineConfig;
 import org.iomapfs.core.block.BlockDev;
 import org.iomapfs.core.inode.Inode;
@@ -41,6 +42,8 @@ public final class FsContext {
     public final Trace trace;
     public final int blockSize;
     private volatile CacheInvalidation invalidation;
+    private volatile boolean readOnly;
+    private final AtimePolicy atime;
     private volatile CacheInvalidation.Mode invalidationMode = CacheInvalidation.Mode.LOSSES;
     /** Inodes on which a bug fired: a later eviction of their folios may drop data that is nowhere else. */
     private final Set<Long> harmed = ConcurrentHashMap.newKeySet();
@@ -55,6 +58,8 @@ public final class FsContext {
         this.cache = cache;
         this.metrics = metrics;
         this.config = config;
+        this.readOnly = config.readOnly();
+        this.atime = config.atime();
         this.trace = new Trace(config.traceEvents());
         this.blockSize = store.superblock().blockSize();
         this.bugs = new BugSwitches(metrics.registry);
@@ -73,6 +78,21 @@ public final class FsContext {
     }
 
     public void setCacheInvalidation(CacheInvalidation c) { invalidation = c; }
+
+    /** Whether the mount is read-only now: opened so, or remounted so since ({@link #setReadOnly}). */
+    public boolean readOnly() { return readOnly; }
+
+    public void setReadOnly(boolean ro) { readOnly = ro; }
+
+    public AtimePolicy atimePolicy() { return atime; }
+
+    /**
+     * file_accessed / touch_atime: moves atime as the mount's policy says, never on a read-only mount (IS_NOATIME
+     * includes SB_RDONLY). Returns whether atime changed; the next commit keeps it.
+     */
+    public boolean accessed(Inode in) {
+        return !readOnly && in.touchAtime(atime);
+    }
 
     public CacheInvalidation.Mode invalidationMode() { return invalidationMode; }
 
@@ -128,6 +148,9 @@ public final class FsContext {
 
     /** Commits metadata; with {@code durable}, forces data and metadata to stable storage first/with it. */
     public void commit(boolean durable) {
+        if (config.readOnly()) {
+            return; // opened read-only: the image and its metadata are not written at all
+        }
         List<long[]> busy = alloc.busySnapshot();
         store.update(() -> {
             for (Inode inode : allInodes.get()) {

@@ -1,5 +1,6 @@
 package org.iomapfs.fuse.cli;
 
+import org.iomapfs.core.config.AtimePolicy;
 import org.iomapfs.fuse.LoopKind;
 import org.iomapfs.fuse.MountOptions;
 import org.iomapfs.fuse.Mounts;
@@ -36,6 +37,16 @@ final class FuseOptions {
     @Option(names = "--no-subtype",
         description = "file system type plain 'fuse' instead of 'fuse.iomapfs' (what fstests' FSTYP=fuse looks for)")
     boolean noSubtype;
+    @Option(names = {"-r", "--read-only"},
+        description = "mount read-only: the kernel and the daemon refuse changes with EROFS, the image is opened"
+            + " read-only and keeps its bytes")
+    boolean readOnly;
+    @Option(names = "--atime", paramLabel = "MODE", defaultValue = "relatime",
+        description = "when reads move atime: relatime, strictatime or noatime, as the mount options of that name"
+            + " (default: ${DEFAULT-VALUE})")
+    String atime;
+    @Option(names = "--nodiratime", description = "never move a directory's atime (the mount option nodiratime)")
+    boolean nodiratime;
 
     LoopKind loopKind() {
         return switch (loop) {
@@ -43,6 +54,14 @@ final class FuseOptions {
             case "stock" -> LoopKind.STOCK;
             default -> throw new Cli.Failure("bad --loop '" + loop + "' (pool or stock)", Cli.EXIT_BAD_INPUT);
         };
+    }
+
+    AtimePolicy atimePolicy() {
+        try {
+            return new AtimePolicy(AtimePolicy.mode(atime), nodiratime);
+        } catch (IllegalArgumentException e) {
+            throw new Cli.Failure("--atime: " + e.getMessage(), Cli.EXIT_BAD_INPUT);
+        }
     }
 
     void validateFsName() {
@@ -60,7 +79,7 @@ final class FuseOptions {
     MountOptions options(String defaultFsName) {
         boolean root = Native.libc().getuid() == 0;
         return new MountOptions(fsName != null ? fsName : defaultFsName, threads, loopKind(), maxWrite,
-            root || userAllowOther(), debug, !noSubtype);
+            root || userAllowOther(), debug, !noSubtype, readOnly, atimePolicy());
     }
 
     private static boolean userAllowOther() {

@@ -35,6 +35,7 @@ final class MountCommand implements Callable<Integer> {
         LoopKind kind = fuse.loopKind();
         engine.validate();
         fuse.validateFsName();
+        fuse.atimePolicy();
         Daemon.checkImage(img);
         Daemon.checkMountPoint(mp);
         Daemon.checkFuseLibrary();

@@ -137,6 +137,17 @@ class BadInputCliTest {
         assertEquals(before, hashes(img), "the failed mount created no .meta and changed no byte of the image");
     }
 
+    @Test
+    void mountWithAnUnknownAtimeModeExits2AndNamesTheModes() throws Exception {
+        Path img = tmp.resolve("img");
+        Path mnt = Files.createDirectories(tmp.resolve("mnt"));
+        assertEquals(0, cli("mkfs", img.toString(), "--size", "64M"));
+        assertEquals(2, cli("mount", img.toString(), mnt.toString(), "--atime", "lazytime"));
+        assertEquals("iomapfs mount: --atime: bad atime mode 'lazytime' (relatime, strictatime or noatime)",
+            err.toString().strip());
+        assertFalse(Mounts.at(mnt).isPresent());
+    }
+
     /**
      * libfuse is loaded by name through jnr-ffi's loader, as always; {@code -Diomapfs.libfuse} names a library that
      * does not exist, which is what that loader meets on a machine without libfuse2.
