@@ -225,11 +225,16 @@ final class EngineOps implements NodeOps {
 
     @Override
     public int readdir(Handle h, Pointer buf, FuseFillDir filler) {
+        // with use_ino, libfuse 2.9's fill_dir takes d_ino and d_type from the stat passed here; without one it
+        // reports FUSE_UNKNOWN_INO (fstests generic/637: d_ino 4294967295 where stat gives the inode number)
+        FileStat st = new FileStat(jnr.ffi.Runtime.getSystemRuntime());
         for (DirEntry e : vfs.readdir(h.dirPath)) {
             if (e.name().equals(".") || e.name().equals("..")) {
                 continue;
             }
-            if (filler.apply(buf, e.name(), null, 0) != 0) {
+            st.st_ino.set(e.ino());
+            st.st_mode.set(e.type().ifmt);
+            if (filler.apply(buf, e.name(), st, 0) != 0) {
                 return -ERANGE;
             }
         }

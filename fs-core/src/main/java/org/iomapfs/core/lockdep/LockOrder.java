@@ -17,7 +17,8 @@ package org.iomapfs.core.lockdep;
  *       scan after a failed write;</li>
  *   <li>{@link #WRITEBACK} — ending folio writeback. Held by the code that ends it (writepages up to
  *       submission, and the I/O completion worker over a batch and its commit); waited for by
- *       {@code Folio.waitWriteback}. Nobody may wait for writeback holding anything below: completion takes
+ *       {@code Folio.waitWriteback} and by the dirty throttle ({@code PageCache.balanceDirty}, entered holding
+ *       at most i_rwsem or invalidate_lock). Nobody may wait for writeback holding anything below: completion takes
  *       the ILOCK and commits the metadata transaction before it ends writeback. Waiting on the folio one holds
  *       locked is the usual pattern and adds no folio -> writeback dependency: its writeback was started under
  *       that lock and needs it no more;</li>
