@@ -1,15 +1,10 @@
 package org.iomapfs.core.inode;
 
-import org.iomapfs.core.IomapFs;
+import org.iomapfs.core.EngineOnImage;
 import org.iomapfs.core.api.OpenFlags;
-import org.iomapfs.core.config.EngineConfig;
-import org.iomapfs.core.store.Mkfs;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.ByteBuffer;
-import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -18,29 +13,12 @@ import static org.junit.jupiter.api.Assertions.*;
  * atime to now and the change survives a remount; another open of the unchanged file leaves it, and O_NOATIME
  * and write-only opens never touch it.
  */
-class RelatimeTest {
+class RelatimeTest extends EngineOnImage {
     private static final int O_NOATIME = 01000000;
-
-    @TempDir
-    Path dir;
-    IomapFs fs;
-
-    @AfterEach
-    void close() {
-        if (fs != null) {
-            fs.close();
-        }
-    }
-
-    private IomapFs mount() {
-        fs = IomapFs.open(dir.resolve("img"), EngineConfig.defaults().withWritebackIntervalMs(0));
-        return fs;
-    }
 
     @Test
     void readOnlyOpenAfterAModificationUpdatesAtimeOncePersistently() throws InterruptedException {
-        Mkfs.format(dir.resolve("img"), 64 << 20, 4096, true);
-        mount();
+        format();
         long fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
         Thread.sleep(2); // clock granularity: the write's mtime must be after the creation's atime
         fs.write(fh, 0, ByteBuffer.wrap("test\n".getBytes()));

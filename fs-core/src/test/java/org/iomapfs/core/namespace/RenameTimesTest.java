@@ -1,16 +1,11 @@
 package org.iomapfs.core.namespace;
 
-import org.iomapfs.core.IomapFs;
+import org.iomapfs.core.EngineOnImage;
 import org.iomapfs.core.api.FileAttr;
 import org.iomapfs.core.api.OpenFlags;
-import org.iomapfs.core.config.EngineConfig;
-import org.iomapfs.core.store.Mkfs;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.ByteBuffer;
-import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -19,22 +14,10 @@ import static org.junit.jupiter.api.Assertions.*;
  * (xfs_rename: xfs_trans_ichgtime(tp, src_ip, XFS_ICHGTIME_CHG)); its mtime and atime stay, and both parent
  * directories get a new mtime and ctime.
  */
-class RenameTimesTest {
-    @TempDir
-    Path dir;
-    IomapFs fs;
-
-    @AfterEach
-    void close() {
-        if (fs != null) {
-            fs.close();
-        }
-    }
-
+class RenameTimesTest extends EngineOnImage {
     @Test
     void renameChangesOnlyTheMovedInodesCtimeAndBothParentsMtime() throws InterruptedException {
-        Mkfs.format(dir.resolve("img"), 64 << 20, 4096, true);
-        fs = IomapFs.open(dir.resolve("img"), EngineConfig.defaults().withWritebackIntervalMs(0));
+        format();
         fs.mkdir("/a", 0755, 0, 0);
         fs.mkdir("/b", 0755, 0, 0);
         long fh = fs.create("/a/f", 0644, OpenFlags.O_RDWR, 0, 0);

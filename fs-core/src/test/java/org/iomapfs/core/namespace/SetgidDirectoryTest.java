@@ -1,35 +1,17 @@
 package org.iomapfs.core.namespace;
 
-import org.iomapfs.core.IomapFs;
+import org.iomapfs.core.EngineOnImage;
 import org.iomapfs.core.api.FileType;
 import org.iomapfs.core.api.OpenFlags;
-import org.iomapfs.core.config.EngineConfig;
-import org.iomapfs.core.store.Mkfs;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
-import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.*;
 
 /** inode_init_owner in a setgid directory (fstests generic/696): new names take its group, subdirectories its S_ISGID. */
-class SetgidDirectoryTest {
-    @TempDir
-    Path dir;
-    IomapFs fs;
-
-    @AfterEach
-    void close() {
-        if (fs != null) {
-            fs.close();
-        }
-    }
-
+class SetgidDirectoryTest extends EngineOnImage {
     @Test
     void setgidDirectoryHandsDownItsGroupAndToSubdirectoriesItsSetgidBit() {
-        Mkfs.format(dir.resolve("img"), 64 << 20, 4096, true);
-        fs = IomapFs.open(dir.resolve("img"), EngineConfig.defaults().withWritebackIntervalMs(0));
+        format();
         fs.mkdir("/sg", 02775, 0, 100);
         fs.mkdir("/plain", 0775, 0, 100);
         fs.release(fs.create("/sg/f", 0644, OpenFlags.O_RDWR, 1000, 1000));

@@ -1,41 +1,19 @@
 package org.iomapfs.core.namespace;
 
-import org.iomapfs.core.IomapFs;
+import org.iomapfs.core.EngineOnImage;
 import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.FileAttr;
 import org.iomapfs.core.api.FileType;
 import org.iomapfs.core.api.FsException;
-import org.iomapfs.core.config.EngineConfig;
-import org.iomapfs.core.store.Mkfs;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
-import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.*;
 
 /** mknod(2) of FIFOs, sockets and device nodes: type, mode and rdev survive a remount; unlink removes them. */
-class SpecialFilesTest {
-    @TempDir
-    Path dir;
-    IomapFs fs;
-
-    @AfterEach
-    void close() {
-        if (fs != null) {
-            fs.close();
-        }
-    }
-
-    private void mount() {
-        fs = IomapFs.open(dir.resolve("img"), EngineConfig.defaults().withWritebackIntervalMs(0));
-    }
-
+class SpecialFilesTest extends EngineOnImage {
     @Test
     void mknodTypesModesAndDeviceNumbersPersistAcrossRemount() {
-        Mkfs.format(dir.resolve("img"), 64 << 20, 4096, true);
-        mount();
+        format();
         long devNull = (1 << 8) | 3; // new_encode_dev(MKDEV(1, 3))
         fs.mknod("/fifo", FileType.FIFO, 0640, 0, 1, 2);
         fs.mknod("/sock", FileType.SOCKET, 0755, 0, 0, 0);
