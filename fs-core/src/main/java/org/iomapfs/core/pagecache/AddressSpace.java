@@ -15,6 +15,14 @@ public final class AddressSpace {
     private final PageCache cache;
     private final FolioTable pages = new FolioTable();
     private final TagBitmap dirtyTag = new TagBitmap();
+    /**
+     * Whether this space is on the cache's dirty list (I_DIRTY_PAGES in i_state): __mark_inode_dirty returns early
+     * when the inode already has the flags, so a write into an inode already dirty does not touch the shared list;
+     * here a set insertion of a present key locks its hash bin, which the flusher's walk contends on. Written before
+     * the list changes; {@link #maybeClean} clears it before removing and re-checks the tag after (a volatile store
+     * and load on each side: a dirtying that saw it set happened before the re-check sees the tag empty).
+     */
+    private volatile boolean onDirtyList;
     // PAGECACHE_TAG_WRITEBACK: what fsync and truncate wait on, without walking every cached folio
     private final TagBitmap writebackTag = new TagBitmap();
     public final Errseq wbErr = new Errseq();
@@ -101,7 +109,10 @@ public final class AddressSpace {
         if (f.testSetDirty()) {
             cache.metrics().dirtyFolios.incrementAndGet();
             dirtyTag.set(f.index);
-            cache.dirtySpaces.add(this);
+            if (!onDirtyList) {
+                onDirtyList = true;
+                cache.dirtySpaces.add(this);
+            }
             cache.dirtied();
         }
     }
@@ -162,8 +173,10 @@ public final class AddressSpace {
     /** Drops this space from the flusher's list if nothing is dirty (re-checked to close the race with dirtying). */
     public void maybeClean() {
         if (dirtyTag.isEmpty()) {
+            onDirtyList = false;
             cache.dirtySpaces.remove(this);
             if (!dirtyTag.isEmpty()) {
+                onDirtyList = true;
                 cache.dirtySpaces.add(this);
             }
         }

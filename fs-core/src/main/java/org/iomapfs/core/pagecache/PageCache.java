@@ -136,16 +136,20 @@ public final class PageCache {
     public int pooledFolios() { return pool.size(); }
 
     /**
-     * A new folio joined a mapping. Over the budget, the allocating thread reclaims at most SWAP_CLUSTER_MAX
-     * folios, as direct reclaim does (nr_to_reclaim in try_to_free_pages), not the whole excess: when the
-     * excess is dirty and cannot be evicted, reclaiming all of it scanned the whole LRU list on every new folio.
+     * A new folio joined a mapping. Over the budget, the allocating thread reclaims SWAP_CLUSTER_MAX folios, as
+     * direct reclaim does (try_to_free_pages asks for nr_to_reclaim = SWAP_CLUSTER_MAX however few pages the
+     * allocation needs), not the whole excess: when the excess is dirty and cannot be evicted, reclaiming all of
+     * it scanned the whole LRU list on every new folio. Reclaiming a full batch rather than the one folio over
+     * the budget leaves room for the next allocations, so a streaming writer isolates and puts back one batch
+     * per SWAP_CLUSTER_MAX new folios, not per folio. The batch is at most 1/64 of the budget (the kernel's
+     * watermark gaps are a small share of the zone), so a budget of a few folios is still kept to the folio.
      */
     void added(Folio f) {
         metrics.cachedFolios.incrementAndGet();
         lruAdd(f);
         long excess = metrics.cachedFolios.get() - budgetFolios;
         if (excess > 0) {
-            shrink(Math.min(excess, SCAN_BATCH));
+            shrink(Math.min(SCAN_BATCH, Math.max(excess, budgetFolios / 64)));
         }
     }
 

@@ -67,6 +67,12 @@ public final class Writeback implements AutoCloseable {
 
     /** Wakes the flusher now (dirty threshold crossed, or reclaim found only dirty folios). */
     public void wake() {
+        if (kicked) {
+            // a wake is pending: the flusher clears it before its next pass, which then sees what the caller
+            // dirtied (wb_start_background_writeback does nothing while writeback is already queued); writers
+            // over the threshold call this for every folio they dirty
+            return;
+        }
         synchronized (kick) {
             kicked = true;
             kick.notifyAll();
