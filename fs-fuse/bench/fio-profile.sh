@@ -24,8 +24,11 @@ cleanup() { mountpoint -q "$work/mnt" && "$repo/iomapfs" umount "$work/mnt"; rm 
 trap cleanup EXIT
 mkdir -p "$work/mnt"
 "$repo/iomapfs" mkfs "$work/img" --size 4G >/dev/null
+# DebugNonSafepoints: without it a sample in compiled code is charged to the nearest safepoint's frame (earlier
+# profiles named Hooks.fire and Injector.delay, which return at once, among the hottest methods)
 # shellcheck disable=SC2086
-"$repo/iomapfs" mount "$work/img" "$work/mnt" ${IOMAPFS_MOUNT_OPTS:-} >/dev/null
+IOMAPFS_DAEMON_JAVA_OPTS="-XX:+UnlockDiagnosticVMOptions -XX:+DebugNonSafepoints ${IOMAPFS_DAEMON_JAVA_OPTS:-}" \
+  "$repo/iomapfs" mount "$work/img" "$work/mnt" ${IOMAPFS_MOUNT_OPTS:-} >/dev/null
 pid=$(pgrep -f "mount $work/img $work/mnt --foreground")
 echo "iomapfs daemon pid $pid; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); recordings in $work"
 

@@ -100,7 +100,6 @@ final class FuseStructs {
         return b != null ? b : directView(p, size);
     }
 
-    /** A direct buffer over native memory, no copy (libfuse 2.9 mallocs the reply buffer per READ). */
     /**
      * The reply of getxattr/listxattr (fuse_lib_getxattr, fuse_lib_listxattr): with {@code size} 0 only the
      * length, which the kernel asks for first; -ERANGE if the bytes do not fit; else the bytes copied and
@@ -117,6 +116,7 @@ final class FuseStructs {
         return bytes.length;
     }
 
+    /** A direct buffer over native memory, no copy (libfuse 2.9 mallocs the reply buffer per READ). */
     static ByteBuffer directView(Pointer p, long size) {
         return MemoryIO.getInstance().newDirectByteBuffer(p.address(), (int) size);
     }

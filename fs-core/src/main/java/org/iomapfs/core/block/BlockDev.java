@@ -6,6 +6,15 @@ public interface BlockDev {
 
     void write(long byteOffset, byte[] buf, int off, int len);
 
+    /**
+     * Reads {@code dst.remaining()} bytes at {@code byteOffset} into {@code dst} and advances its position. A direct
+     * buffer (the FUSE reply buffer of an O_DIRECT read) is filled by the read itself, with no array in between.
+     */
+    void read(long byteOffset, java.nio.ByteBuffer dst);
+
+    /** Writes {@code src.remaining()} bytes at {@code byteOffset} and advances its position; direct buffers are not copied. */
+    void write(long byteOffset, java.nio.ByteBuffer src);
+
     /** Forces written data to stable storage (fdatasync of the image). */
     void force();
 }

@@ -101,7 +101,7 @@ public final class Namespace {
             }
             Long ino = cur.entries.get(p);
             if (ino == null) {
-                throw new FsException(Errno.ENOENT, path + ": no such file or directory");
+                throw FsException.answer(Errno.ENOENT, path + ": no such file or directory");
             }
             stack.add(cur);
             cur = inodes.apply(ino);
@@ -231,7 +231,7 @@ public final class Namespace {
     private Inode child(Parent p, String path) {
         Long ino = p.dir.entries.get(p.name);
         if (ino == null) {
-            throw new FsException(Errno.ENOENT, path + ": no such file or directory");
+            throw FsException.answer(Errno.ENOENT, path + ": no such file or directory");
         }
         return inodes.apply(ino);
     }

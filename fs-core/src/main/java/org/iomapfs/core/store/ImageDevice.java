@@ -157,6 +157,36 @@ public final class ImageDevice implements BlockDev, AutoCloseable {
     }
 
     @Override
+    public void read(long off, ByteBuffer dst) {
+        int start = dst.position();
+        try {
+            while (dst.hasRemaining()) {
+                if (ch.read(dst, off + (dst.position() - start)) < 0) {
+                    throw new FsException(Errno.EIO, path + ": read past the end of the image at " + off);
+                }
+            }
+        } catch (IOException e) {
+            throw new FsException(Errno.EIO, path + ": read error at " + off + ": " + e.getMessage());
+        }
+    }
+
+    @Override
+    public void write(long off, ByteBuffer src) {
+        int len = src.remaining();
+        if (off < sb.blockSize() || off + len > sb.sizeBytes()) {
+            throw new FsException(Errno.EIO, path + ": write of " + len + " bytes at " + off + " outside the data area");
+        }
+        int start = src.position();
+        try {
+            while (src.hasRemaining()) {
+                ch.write(src, off + (src.position() - start));
+            }
+        } catch (IOException e) {
+            throw new FsException(Errno.EIO, path + ": write error at " + off + ": " + e.getMessage());
+        }
+    }
+
+    @Override
     public void force() {
         try {
             ch.force(false);

@@ -79,7 +79,7 @@ public final class Xattrs {
         checkName(name);
         byte[] v = store.getXattr(in.ino, name);
         if (v == null) {
-            throw new FsException(Errno.ENODATA, "no extended attribute " + name);
+            throw FsException.answer(Errno.ENODATA, "no extended attribute " + name);
         }
         return v;
     }
