@@ -128,32 +128,12 @@ public final class ImageDevice implements BlockDev, AutoCloseable {
 
     @Override
     public void read(long off, byte[] buf, int o, int len) {
-        ByteBuffer b = ByteBuffer.wrap(buf, o, len);
-        try {
-            while (b.hasRemaining()) {
-                int n = ch.read(b, off + (b.position() - o));
-                if (n < 0) {
-                    throw new FsException(Errno.EIO, path + ": read past the end of the image at " + off);
-                }
-            }
-        } catch (IOException e) {
-            throw new FsException(Errno.EIO, path + ": read error at " + off + ": " + e.getMessage());
-        }
+        read(off, ByteBuffer.wrap(buf, o, len));
     }
 
     @Override
     public void write(long off, byte[] buf, int o, int len) {
-        if (off < sb.blockSize() || off + len > sb.sizeBytes()) {
-            throw new FsException(Errno.EIO, path + ": write of " + len + " bytes at " + off + " outside the data area");
-        }
-        ByteBuffer b = ByteBuffer.wrap(buf, o, len);
-        try {
-            while (b.hasRemaining()) {
-                ch.write(b, off + (b.position() - o));
-            }
-        } catch (IOException e) {
-            throw new FsException(Errno.EIO, path + ": write error at " + off + ": " + e.getMessage());
-        }
+        write(off, ByteBuffer.wrap(buf, o, len));
     }
 
     @Override
