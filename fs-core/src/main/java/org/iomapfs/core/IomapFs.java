@@ -33,6 +33,7 @@ import org.iomapfs.core.xattr.Xattrs;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.function.IntPredicate;
 
 /**
  * One mounted engine behind {@link Vfs}: the system calls of a front end, resolved to open files, inodes and
@@ -352,6 +353,31 @@ public final class IomapFs implements Vfs {
         Inode in = ns.resolve(path);
         in.setOwner(uid, gid);
         store.update(() -> in.persist(store));
+    }
+
+    @Override
+    public boolean killSuidSgid(String path, IntPredicate inGroupOrCapable) {
+        return killSuidSgid(ns.resolve(path), path, inGroupOrCapable);
+    }
+
+    @Override
+    public boolean killSuidSgid(long fh, IntPredicate inGroupOrCapable) {
+        return killSuidSgid(handles.get(fh).inode, "an open file", inGroupOrCapable);
+    }
+
+    private boolean killSuidSgid(Inode in, String what, IntPredicate inGroupOrCapable) {
+        int mode = in.mode();
+        if ((mode & Inode.KILLED_ON_WRITE) == 0) {
+            return false;
+        }
+        checkWritable("clearing setuid/setgid of " + what);
+        // asked outside the inode's monitor: the caller's groups come from /proc
+        boolean nonExecSgid = (mode & 02010) == 02000 && !inGroupOrCapable.test(in.gid());
+        if (!in.killSuidSgid(nonExecSgid)) {
+            return false;
+        }
+        store.update(() -> in.persist(store));
+        return true;
     }
 
     @Override

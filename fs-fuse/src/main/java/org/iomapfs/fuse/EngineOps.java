@@ -13,6 +13,7 @@ import ru.serce.jnrfuse.struct.FileStat;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.function.IntPredicate;
 
 import static org.iomapfs.fuse.FuseErrno.ERANGE;
 
@@ -261,4 +262,7 @@ final class EngineOps implements NodeOps {
     @Override public int fsync(Handle h, boolean datasync) { vfs.fsync(h.engineFh, datasync); return 0; }
     @Override public int ftruncate(Handle h, long size) { vfs.ftruncate(h.engineFh, size); return 0; }
     @Override public int fallocate(Handle h, int mode, long off, long len) { vfs.fallocate(h.engineFh, mode, off, len); return 0; }
+    @Override public boolean killSuidSgid(String path, IntPredicate inGroupOrCapable) { return vfs.killSuidSgid(path, inGroupOrCapable); }
+    @Override public boolean killSuidSgid(Handle h, IntPredicate inGroupOrCapable) { return vfs.killSuidSgid(h.engineFh, inGroupOrCapable); }
+    @Override public boolean hasSuidSgid(Handle h) { return (vfs.fgetattr(h.engineFh).mode() & 06000) != 0; }
 }

@@ -1,5 +1,7 @@
 package org.iomapfs.fuse;
 
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import jnr.ffi.Pointer;
 import jnr.ffi.Struct;
@@ -24,6 +26,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Supplier;
 
 /**
@@ -49,6 +52,7 @@ public class FuseMount extends FuseStubFS {
     private final ControlFs control;
     private final HandleTable handles = new HandleTable();
     private final RequestSlots requests = new RequestSlots();
+    private final LongAdder getxattrs = new LongAdder();
 
     private volatile Pointer fuse;
     private volatile Pointer mountpointPtr;
@@ -177,6 +181,13 @@ public class FuseMount extends FuseStubFS {
     /** {@code iomapfs_kernel_inval_total} by result (see {@link KernelInvalidator#registerMeters}); after {@link #mount}. */
     public void registerMeters(MeterRegistry registry) {
         KernelInvalidator.registerMeters(invalidator, registry);
+        SessionLoop loop = pool;
+        Gauge.builder("iomapfs.fuse.killpriv.v2", () -> loop != null && loop.killPriv.negotiated() ? 1 : 0)
+            .description("1 when the kernel took FUSE_HANDLE_KILLPRIV_V2: writes no longer ask for security.capability")
+            .register(registry);
+        FunctionCounter.builder("iomapfs.fuse.getxattr", getxattrs, LongAdder::sum)
+            .description("GETXATTR requests (without KILLPRIV_V2 the kernel sends one before every write)")
+            .register(registry);
     }
 
     /** Waits until the kernel has been told of every range the engine handed out so far; false on timeout. */
@@ -315,12 +326,36 @@ public class FuseMount extends FuseStubFS {
     @Override
     public int chown(String path, long uid, long gid) {
         // (uid_t) -1 means "leave as it is"; the int cast keeps it -1
-        return call(() -> "chown " + path, () -> at(path).chown(path, (int) uid, (int) gid));
+        return call(() -> "chown " + path, () -> {
+            NodeOps ops = at(path);
+            int r = ops.chown(path, (int) uid, (int) gid);
+            killSuidSgidIfAsked(ops, path);
+            return r;
+        });
     }
 
     @Override
     public int truncate(String path, long size) {
-        return call(() -> "truncate " + path, () -> at(path).truncate(path, size));
+        return call(() -> "truncate " + path, () -> {
+            NodeOps ops = at(path);
+            int r = ops.truncate(path, size);
+            killSuidSgidIfAsked(ops, path);
+            return r;
+        });
+    }
+
+    /** SETATTR with FATTR_KILL_SUIDGID, after the chown or truncate it came with (see {@link KillPrivV2}). */
+    private static void killSuidSgidIfAsked(NodeOps ops, String path) {
+        if (SessionLoop.killSuidSgidRequested() && ops.killSuidSgid(path, SessionLoop.callerInGroupOrCapable())) {
+            SessionLoop.suidSgidKilled();
+        }
+    }
+
+    /** WRITE, SETATTR, OPEN or CREATE asking to clear setuid/setgid of an open file (see {@link KillPrivV2}). */
+    private void killSuidSgidIfAsked(HandleTable.Handle h) {
+        if (SessionLoop.killSuidSgidRequested() && of(h).killSuidSgid(h, SessionLoop.callerInGroupOrCapable())) {
+            SessionLoop.suidSgidKilled();
+        }
     }
 
     private int rawUtimens(String path, Pointer ts) {
@@ -357,6 +392,7 @@ public class FuseMount extends FuseStubFS {
 
     @Override
     public int getxattr(String path, String name, Pointer value, long size) {
+        getxattrs.increment();
         return call(() -> "getxattr " + path, () -> at(path).getxattr(path, name, value, size));
     }
 
@@ -376,13 +412,19 @@ public class FuseMount extends FuseStubFS {
 
     private int rawOpen(String path, Pointer fi) {
         // OPEN comes on the file's node (CREATE on its parent's: that handle is recorded at its first I/O)
-        return call(() -> "open " + path, () -> register(KernelInvalidator.track(invalidator, at(path).open(path, fi)), fi));
+        return call(() -> "open " + path, () -> {
+            HandleTable.Handle h = KernelInvalidator.track(invalidator, at(path).open(path, fi));
+            killSuidSgidIfAsked(h);
+            return register(h, fi);
+        });
     }
 
     private int rawCreate(String path, long mode, Pointer fi) {
         return call(() -> "create " + path, () -> {
             FuseContext c = getContext();
-            return register(at(path).create(path, (int) mode & 07777, fi, c.uid.intValue(), c.gid.intValue()), fi);
+            HandleTable.Handle h = at(path).create(path, (int) mode & 07777, fi, c.uid.intValue(), c.gid.intValue());
+            killSuidSgidIfAsked(h);
+            return register(h, fi);
         });
     }
 
@@ -418,6 +460,8 @@ public class FuseMount extends FuseStubFS {
     private int rawWrite(String path, Pointer buf, long size, long offset, Pointer fi) {
         return call(() -> "write", () -> {
             HandleTable.Handle h = handle(fi);
+            // before the data, as file_remove_privs comes before the copy in the kernel's write paths
+            killSuidSgidIfAsked(h);
             return of(h).write(h, buf, size, offset, RawFileInfo.writepage(fi));
         });
     }
@@ -446,7 +490,9 @@ public class FuseMount extends FuseStubFS {
     private int rawFtruncate(String path, long size, Pointer fi) {
         return call(() -> "ftruncate", () -> {
             HandleTable.Handle h = handle(fi);
-            return of(h).ftruncate(h, size);
+            int r = of(h).ftruncate(h, size);
+            killSuidSgidIfAsked(h);
+            return r;
         });
     }
 
@@ -456,7 +502,12 @@ public class FuseMount extends FuseStubFS {
                 return -FuseErrno.EOPNOTSUPP;
             }
             HandleTable.Handle h = handle(fi);
-            return of(h).fallocate(h, mode, offset, length);
+            NodeOps ops = of(h);
+            // the capability check reads /proc: only for a file that has a bit to lose
+            if (ops.hasSuidSgid(h) && SessionLoop.fallocateKillsSuidSgid() && ops.killSuidSgid(h, SessionLoop.callerInGroupOrCapable())) {
+                SessionLoop.suidSgidKilled();
+            }
+            return ops.fallocate(h, mode, offset, length);
         });
     }
 }

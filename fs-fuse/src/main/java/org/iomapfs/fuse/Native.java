@@ -47,6 +47,17 @@ public final class Native {
         @IgnoreError void fuse_session_reset(long se);
 
         /**
+         * fuse_session.c (2.9): a channel with the given {@code struct fuse_chan_ops} (receive, send, destroy) on
+         * {@code fd}; {@link KillPrivV2} replies to INIT through one of its own.
+         */
+        @IgnoreError long fuse_chan_new(long ops, int fd, @size_t long bufsize, long data);
+
+        @IgnoreError int fuse_chan_fd(long ch);
+
+        /** fuse_session.c (2.9): the channel's send op (fuse_kern_chan_send: writev to /dev/fuse); 0 or -errno. */
+        @IgnoreError int fuse_chan_send(long ch, long iov, @size_t long count);
+
+        /**
          * fuse_lowlevel.c (2.9): writes FUSE_NOTIFY_INVAL_INODE for node {@code ino} to the channel; 0, or -errno
          * (-ENOENT when the kernel holds no inode for that node id).
          */

@@ -5,6 +5,8 @@ import org.iomapfs.fuse.HandleTable.Handle;
 import ru.serce.jnrfuse.FuseFillDir;
 import ru.serce.jnrfuse.struct.FileStat;
 
+import java.util.function.IntPredicate;
+
 /**
  * What one kind of node does with each FUSE request, as the kernel's {@code inode_operations} and
  * {@code file_operations}: the engine's files ({@link EngineOps}) or the control directory ({@link ControlFs}).
@@ -86,4 +88,17 @@ interface NodeOps {
     int ftruncate(Handle h, long size);
 
     int fallocate(Handle h, int mode, long offset, long length);
+
+    /**
+     * Clears setuid and setgid of the file at {@code path} as {@link org.iomapfs.core.api.Vfs#killSuidSgid} says: the server's part of
+     * FUSE_HANDLE_KILLPRIV_V2 ({@link KillPrivV2}); whether a bit was cleared. Nothing by default: control nodes
+     * never carry those bits.
+     */
+    default boolean killSuidSgid(String path, IntPredicate callerInGroupOrCapable) { return false; }
+
+    /** {@link #killSuidSgid(String, IntPredicate)} for an open file. */
+    default boolean killSuidSgid(Handle h, IntPredicate callerInGroupOrCapable) { return false; }
+
+    /** Whether the open file has S_ISUID or S_ISGID set. */
+    default boolean hasSuidSgid(Handle h) { return false; }
 }

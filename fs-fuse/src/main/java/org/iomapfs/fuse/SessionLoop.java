@@ -7,6 +7,7 @@ import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntPredicate;
 
 /**
  * A fixed pool of long-lived Java threads that drive libfuse 2.9's own session: each thread loops on
@@ -14,6 +15,9 @@ import java.util.concurrent.TimeUnit;
  * libfuse's fuse_loop_mt.c does, but never exits while the mount lives. libfuse's loop starts a new pthread
  * whenever no worker is idle and ends workers once more than 10 are idle, and every new pthread that calls
  * into Java must attach to and detach from the JVM; these threads are Java threads, so they never do.
+ *
+ * <p>The INIT request is processed with {@link KillPrivV2}'s channel, which adds FUSE_HANDLE_KILLPRIV_V2 to
+ * libfuse's reply; every other request with the channel it was received on.
  *
  * <p>Shutdown follows libfuse too: an unmount makes every blocked read of /dev/fuse fail with ENODEV, which
  * fuse_kern_chan.c turns into {@code fuse_session_exit} plus a return of 0, so every worker leaves its loop.
@@ -38,6 +42,8 @@ final class SessionLoop {
         private final long ctlAddr;
         /** fuse_in_header.nodeid of the request this thread is processing. */
         long nodeid;
+        /** Whether that request asks the server to clear setuid/setgid ({@link KillPrivV2}). */
+        boolean killAsked;
 
         Worker(SessionLoop loop, int index) {
             super("fuse-worker-" + index);
@@ -102,11 +108,14 @@ final class SessionLoop {
                 // libfuse 2.9 reads into buf.mem unless splice_read was asked for (fuse_ll_receive_buf), so the
                 // request starts with its fuse_in_header
                 nodeid = MemoryIO.getInstance().getLong(recvAddr + IN_NODEID);
+                int opcode = MemoryIO.getInstance().getInt(recvAddr + IN_OPCODE);
                 KernelInvalidator inval = loop.invalidator;
                 if (inval != null) {
-                    forgets(inval, MemoryIO.getInstance().getInt(recvAddr + IN_OPCODE));
+                    forgets(inval, opcode);
                 }
-                f.fuse_session_process_buf(se, ctlAddr, ctl.getLong(CHP));
+                killAsked = loop.killPriv.requested(recvAddr);
+                long ch = opcode == KillPrivV2.FUSE_INIT ? loop.killPriv.initChannel(recvAddr) : ctl.getLong(CHP);
+                f.fuse_session_process_buf(se, ctlAddr, ch);
             }
         }
     }
@@ -114,6 +123,7 @@ final class SessionLoop {
     final long session;
     final long channel;
     final long bufsize;
+    final KillPrivV2 killPriv;
     private final List<Worker> workers = new ArrayList<>();
     volatile int error;
     /** Set before {@link #start}: told of FORGETs, so that it stops notifying node ids the kernel dropped. */
@@ -124,6 +134,7 @@ final class SessionLoop {
         this.session = session;
         this.channel = f.fuse_session_next_chan(session, 0);
         this.bufsize = f.fuse_chan_bufsize(channel);
+        this.killPriv = new KillPrivV2(channel, bufsize);
         for (int i = 0; i < threads; i++) {
             workers.add(new Worker(this, i));
         }
@@ -161,6 +172,32 @@ final class SessionLoop {
      */
     static long currentRequest() {
         return Thread.currentThread() instanceof Worker w ? w.recvAddr : 0;
+    }
+
+    /**
+     * Whether the request the calling pool thread serves asks the server to clear setuid/setgid (see
+     * {@link KillPrivV2}); false on any other thread.
+     */
+    static boolean killSuidSgidRequested() {
+        return Thread.currentThread() instanceof Worker w && w.killAsked;
+    }
+
+    /** The calling pool thread's caller: in_group_or_capable for a file's group ({@link KillPrivV2#inGroupOrCapable}). */
+    static IntPredicate callerInGroupOrCapable() {
+        return Thread.currentThread() instanceof Worker w ? gid -> w.loop.killPriv.inGroupOrCapable(w.recvAddr, gid)
+            : gid -> true;
+    }
+
+    /** Whether the FALLOCATE the calling pool thread serves clears setuid/setgid ({@link KillPrivV2#fallocateKills}). */
+    static boolean fallocateKillsSuidSgid() {
+        return Thread.currentThread() instanceof Worker w && w.loop.killPriv.fallocateKills(w.recvAddr);
+    }
+
+    /** The calling pool thread's request cleared setuid/setgid: tells the kernel where it must ({@link KillPrivV2#killed}). */
+    static void suidSgidKilled() {
+        if (Thread.currentThread() instanceof Worker w) {
+            w.loop.killPriv.killed(w.recvAddr);
+        }
     }
 
     static ByteBuffer viewIfWorker(long addr, int len) {

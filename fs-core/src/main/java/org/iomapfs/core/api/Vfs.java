@@ -2,6 +2,7 @@ package org.iomapfs.core.api;
 
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.function.IntPredicate;
 
 /**
  * The path-based face of the engine that a FUSE daemon (or any other front end) drives. Every method
@@ -68,6 +69,17 @@ public interface Vfs extends AutoCloseable {
     void chmod(String path, int mode);
 
     void chown(String path, int uid, int gid);
+
+    /**
+     * Clears S_ISUID, and S_ISGID when the group may execute or {@code callerInGroupOrCapable} says no for the file's
+     * group (setattr_should_drop_suidgid, fs/attr.c), moving ctime if a bit went: what a FUSE server does when the
+     * kernel leaves killing them to it (FUSE_HANDLE_KILLPRIV_V2). The kernel decides when (a write or truncate by a
+     * caller without CAP_FSETID, a chown); this applies it. Whether a bit was cleared.
+     */
+    boolean killSuidSgid(String path, IntPredicate callerInGroupOrCapable);
+
+    /** {@link #killSuidSgid(String, IntPredicate)} for an open file (one already unlinked included). */
+    boolean killSuidSgid(long fh, IntPredicate callerInGroupOrCapable);
 
     /** Times in ns since the epoch, or {@link #UTIME_NOW} / {@link #UTIME_OMIT}. */
     void utimens(String path, long atimeNs, long mtimeNs);

@@ -7,6 +7,7 @@ import org.iomapfs.core.api.FileType;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.TreeMap;
+import java.util.function.IntPredicate;
 
 /**
  * One file, directory or symlink of {@link FloorVfs}. The data sits in chunks; a chunk never written (or
@@ -41,6 +42,20 @@ final class FloorInode {
         long sz = type == FileType.SYMLINK ? target.length() : size;
         return new FileAttr(ino, type, mode, nlink, uid, gid, sz, allocated * (CHUNK / 512), 4096, atime, mtime,
             ctime);
+    }
+
+    /** The engine's rule (Inode.suidSgidToKill); the predicate is asked holding this monitor (the floor has no lock order). */
+    synchronized boolean killSuidSgid(IntPredicate inGroupOrCapable) {
+        int kill = (mode & 04000);
+        if ((mode & 02000) != 0 && ((mode & 010) != 0 || !inGroupOrCapable.test(gid))) {
+            kill |= 02000;
+        }
+        if (kill == 0) {
+            return false;
+        }
+        mode &= ~kill;
+        ctime = FloorVfs.now();
+        return true;
     }
 
     synchronized void resize(long newSize) {

@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.IntPredicate;
 
 /**
  * The binding's throughput floor: a minimal in-memory {@link Vfs} with none of the engine's machinery (no page
@@ -302,6 +303,16 @@ public final class FloorVfs implements Vfs, Controls {
             x.mode = mode & 07777;
             x.ctime = now();
         }
+    }
+
+    @Override
+    public synchronized boolean killSuidSgid(String path, IntPredicate inGroupOrCapable) {
+        return resolve(path).killSuidSgid(inGroupOrCapable);
+    }
+
+    @Override
+    public boolean killSuidSgid(long fh, IntPredicate inGroupOrCapable) {
+        return handle(fh).inode.killSuidSgid(inGroupOrCapable);
     }
 
     @Override
