@@ -159,9 +159,9 @@ public final class Daemon {
                 meters.registry(), Log::info, this::publish);
             // published before the mount is visible: whoever sees the mount finds the state too
             publish(watchdog.status());
+            mount.registerMeters(meters.registry());
             try {
                 mount.mount(s.mountPoint(), s.options());
-                mount.registerMeters(meters.registry());
                 deviceMinor = Mounts.at(s.mountPoint()).map(Mounts.Mount::minor).orElse(-1);
                 remounts = new RemountWatcher(s.mountPoint(), deviceMinor, engine.vfs(), s.options().readOnly());
                 remounts.start();

@@ -53,6 +53,7 @@ public class FuseMount extends FuseStubFS {
     private final HandleTable handles = new HandleTable();
     private final RequestSlots requests = new RequestSlots();
     private final LongAdder getxattrs = new LongAdder();
+    private volatile MeterRegistry meterRegistry;
 
     private volatile Pointer fuse;
     private volatile Pointer mountpointPtr;
@@ -136,6 +137,10 @@ public class FuseMount extends FuseStubFS {
                 }
             }, "fuse-pool-waiter");
             waiter.setDaemon(true);
+            MeterRegistry registry = meterRegistry;
+            if (registry != null) {
+                registerLoopMeters(registry, loop, inv);
+            }
             loop.start();
             waiter.start();
         } else {
@@ -178,11 +183,19 @@ public class FuseMount extends FuseStubFS {
     public int openHandles() { return handles.size(); }
 
 
-    /** {@code iomapfs_kernel_inval_total} by result (see {@link KernelInvalidator#registerMeters}); after {@link #mount}. */
+    /**
+     * Where {@link #mount} registers the binding's meters: {@code iomapfs_kernel_inval_total} by result (see
+     * {@link KernelInvalidator#registerMeters}), {@code iomapfs_fuse_killpriv_v2} and {@code iomapfs_fuse_getxattr_total}.
+     * Before {@link #mount}: the meters exist before the loop serves its first request (a client that sees the mount
+     * finds them).
+     */
     public void registerMeters(MeterRegistry registry) {
-        KernelInvalidator.registerMeters(invalidator, registry);
-        SessionLoop loop = pool;
-        Gauge.builder("iomapfs.fuse.killpriv.v2", () -> loop != null && loop.killPriv.negotiated() ? 1 : 0)
+        meterRegistry = registry;
+    }
+
+    private void registerLoopMeters(MeterRegistry registry, SessionLoop loop, KernelInvalidator inv) {
+        KernelInvalidator.registerMeters(inv, registry);
+        Gauge.builder("iomapfs.fuse.killpriv.v2", () -> loop.killPriv.negotiated() ? 1 : 0)
             .description("1 when the kernel took FUSE_HANDLE_KILLPRIV_V2: writes no longer ask for security.capability")
             .register(registry);
         FunctionCounter.builder("iomapfs.fuse.getxattr", getxattrs, LongAdder::sum)
