@@ -9,6 +9,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * FUSE_HANDLE_KILLPRIV_V2 (protocol 7.33, Linux 5.11) for a libfuse 2.9 session, which speaks protocol 7.19 and
@@ -103,7 +104,11 @@ final class KillPrivV2 {
      * caller's outcome: the bits go).
      */
     private static boolean lacksFsetid(int tid) {
-        String cap = statusField(tid, "CapEff:");
+        return lacksFsetid(status(tid));
+    }
+
+    private static boolean lacksFsetid(List<String> status) {
+        String cap = field(status, "CapEff:");
         try {
             return cap == null || (Long.parseUnsignedLong(cap, 16) & (1L << CAP_FSETID)) == 0;
         } catch (NumberFormatException e) {
@@ -122,8 +127,8 @@ final class KillPrivV2 {
         if (io.getInt(req + IN_GID) == gid) {
             return true;
         }
-        int tid = io.getInt(req + IN_PID);
-        String groups = statusField(tid, "Groups:");
+        List<String> status = status(io.getInt(req + IN_PID));
+        String groups = field(status, "Groups:");
         if (groups != null && !groups.isEmpty()) {
             for (String g : groups.split("\\s+")) {
                 if (g.equals(Integer.toUnsignedString(gid))) {
@@ -131,19 +136,24 @@ final class KillPrivV2 {
                 }
             }
         }
-        return !lacksFsetid(tid);
+        return !lacksFsetid(status);
     }
 
-    /** The value of one {@code /proc/TID/status} line, stripped, or null if the thread or the line is gone. */
-    private static String statusField(int tid, String name) {
+    /** The lines of {@code /proc/TID/status}, none if the thread is gone. */
+    private static List<String> status(int tid) {
         try {
-            for (String line : Files.readAllLines(Path.of("/proc", Integer.toString(tid), "status"))) {
-                if (line.startsWith(name)) {
-                    return line.substring(name.length()).strip();
-                }
-            }
+            return Files.readAllLines(Path.of("/proc", Integer.toString(tid), "status"));
         } catch (IOException e) {
-            return null;
+            return List.of();
+        }
+    }
+
+    /** The value of one status line, stripped, or null if it is absent. */
+    private static String field(List<String> status, String name) {
+        for (String line : status) {
+            if (line.startsWith(name)) {
+                return line.substring(name.length()).strip();
+            }
         }
         return null;
     }
