@@ -6,6 +6,7 @@ import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.FileAttr;
 import org.iomapfs.core.api.FileType;
 import org.iomapfs.core.api.FsException;
+import org.iomapfs.core.api.SetId;
 import org.iomapfs.core.api.OpenFlags;
 import org.iomapfs.core.api.StatFs;
 import org.iomapfs.core.api.Vfs;
@@ -367,13 +368,13 @@ public final class IomapFs implements Vfs {
 
     private boolean killSuidSgid(Inode in, String what, IntPredicate inGroupOrCapable) {
         int mode = in.mode();
-        if ((mode & Inode.KILLED_ON_WRITE) == 0) {
+        if (!SetId.any(mode)) {
             return false;
         }
         checkWritable("clearing setuid/setgid of " + what);
         // asked outside the inode's monitor: the caller's groups come from /proc
-        boolean nonExecSgid = (mode & 02010) == 02000 && !inGroupOrCapable.test(in.gid());
-        if (!in.killSuidSgid(nonExecSgid)) {
+        boolean outside = SetId.nonExecSgid(mode) && !inGroupOrCapable.test(in.gid());
+        if (!in.killSuidSgid(outside)) {
             return false;
         }
         store.update(() -> in.persist(store));

@@ -6,6 +6,7 @@ import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.FileAttr;
 import org.iomapfs.core.api.FileType;
 import org.iomapfs.core.api.FsException;
+import org.iomapfs.core.api.SetId;
 import org.iomapfs.core.api.Vfs;
 import org.iomapfs.fuse.HandleTable.Handle;
 import ru.serce.jnrfuse.FuseFillDir;
@@ -264,5 +265,5 @@ final class EngineOps implements NodeOps {
     @Override public int fallocate(Handle h, int mode, long off, long len) { vfs.fallocate(h.engineFh, mode, off, len); return 0; }
     @Override public boolean killSuidSgid(String path, IntPredicate inGroupOrCapable) { return vfs.killSuidSgid(path, inGroupOrCapable); }
     @Override public boolean killSuidSgid(Handle h, IntPredicate inGroupOrCapable) { return vfs.killSuidSgid(h.engineFh, inGroupOrCapable); }
-    @Override public boolean hasSuidSgid(Handle h) { return (vfs.fgetattr(h.engineFh).mode() & 06000) != 0; }
+    @Override public boolean hasSuidSgid(Handle h) { return SetId.any(vfs.fgetattr(h.engineFh).mode()); }
 }

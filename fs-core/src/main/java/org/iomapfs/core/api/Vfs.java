@@ -71,8 +71,8 @@ public interface Vfs extends AutoCloseable {
     void chown(String path, int uid, int gid);
 
     /**
-     * Clears S_ISUID, and S_ISGID when the group may execute or {@code callerInGroupOrCapable} says no for the file's
-     * group (setattr_should_drop_suidgid, fs/attr.c), moving ctime if a bit went: what a FUSE server does when the
+     * Clears the bits {@link SetId#toKill} names ({@code callerInGroupOrCapable} is asked about the file's group only
+     * for a setgid file its group cannot execute), moving ctime if a bit went: what a FUSE server does when the
      * kernel leaves killing them to it (FUSE_HANDLE_KILLPRIV_V2). The kernel decides when (a write or truncate by a
      * caller without CAP_FSETID, a chown); this applies it. Whether a bit was cleared.
      */

@@ -2,6 +2,7 @@ package org.iomapfs.core.inode;
 
 import org.iomapfs.core.api.FileAttr;
 import org.iomapfs.core.api.FileType;
+import org.iomapfs.core.api.SetId;
 import org.iomapfs.core.config.AtimePolicy;
 import org.iomapfs.core.extent.ExtentMap;
 import org.iomapfs.core.pagecache.AddressSpace;
@@ -81,19 +82,9 @@ public final class Inode {
 
     public synchronized void setMode(int m) { mode = m; touchCtime(); }
 
-    /** S_ISUID and S_ISGID: the bits a write may take away ({@link #killSuidSgid}). */
-    public static final int KILLED_ON_WRITE = 06000;
-
-    /**
-     * Clears S_ISUID, and S_ISGID if S_IXGRP is set or {@code nonExecSgid} (setattr_should_drop_sgid, fs/attr.c: a
-     * setgid file the group cannot execute keeps the bit for callers in its group or with CAP_FSETID); moves ctime
-     * if a bit went. Whether one did.
-     */
-    public synchronized boolean killSuidSgid(boolean nonExecSgid) {
-        int kill = mode & 04000;
-        if ((mode & 02000) != 0 && ((mode & 010) != 0 || nonExecSgid)) {
-            kill |= 02000;
-        }
+    /** Clears the bits {@link SetId#toKill} names; moves ctime if a bit went. Whether one did. */
+    public synchronized boolean killSuidSgid(boolean callerOutsideGroup) {
+        int kill = SetId.toKill(mode, callerOutsideGroup);
         if (kill == 0) {
             return false;
         }

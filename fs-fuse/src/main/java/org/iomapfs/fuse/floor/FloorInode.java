@@ -3,6 +3,7 @@ package org.iomapfs.fuse.floor;
 import org.iomapfs.core.api.Errno;
 import org.iomapfs.core.api.FileAttr;
 import org.iomapfs.core.api.FileType;
+import org.iomapfs.core.api.SetId;
 
 import java.nio.ByteBuffer;
 import java.util.Arrays;
@@ -44,12 +45,9 @@ final class FloorInode {
             ctime);
     }
 
-    /** The engine's rule (Inode.suidSgidToKill); the predicate is asked holding this monitor (the floor has no lock order). */
+    /** {@link SetId#toKill}; the predicate is asked holding this monitor (the floor has no lock order). */
     synchronized boolean killSuidSgid(IntPredicate inGroupOrCapable) {
-        int kill = (mode & 04000);
-        if ((mode & 02000) != 0 && ((mode & 010) != 0 || !inGroupOrCapable.test(gid))) {
-            kill |= 02000;
-        }
+        int kill = SetId.toKill(mode, SetId.nonExecSgid(mode) && !inGroupOrCapable.test(gid));
         if (kill == 0) {
             return false;
         }
