@@ -53,6 +53,8 @@ public class FuseMount extends FuseStubFS {
     private final HandleTable handles = new HandleTable();
     private final RequestSlots requests = new RequestSlots();
     private final LongAdder getxattrs = new LongAdder();
+    private final LongAdder writeRequests = new LongAdder();
+    private final LongAdder writeBytes = new LongAdder();
     private volatile MeterRegistry meterRegistry;
 
     private volatile Pointer fuse;
@@ -116,7 +118,7 @@ public class FuseMount extends FuseStubFS {
         fuse = f;
         mountpointPtr = mp.getValue();
         if (o.loop() == LoopKind.POOL) {
-            SessionLoop loop = new SessionLoop(lib.fuse_get_session(f), o.threads());
+            SessionLoop loop = new SessionLoop(lib.fuse_get_session(f), o.threads(), o.maxWrite());
             pool = loop;
             // only the pool loop sees node ids (fuse_in_header), which the kernel's invalidation needs
             KernelInvalidator inv = new KernelInvalidator(loop.channel);
@@ -185,7 +187,9 @@ public class FuseMount extends FuseStubFS {
 
     /**
      * Where {@link #mount} registers the binding's meters: {@code iomapfs_kernel_inval_total} by result (see
-     * {@link KernelInvalidator#registerMeters}), {@code iomapfs_fuse_killpriv_v2} and {@code iomapfs_fuse_getxattr_total}.
+     * {@link KernelInvalidator#registerMeters}), {@code iomapfs_fuse_killpriv_v2}, {@code iomapfs_fuse_max_pages},
+     * {@code iomapfs_fuse_write_requests_total}, {@code iomapfs_fuse_write_bytes_total} and
+     * {@code iomapfs_fuse_getxattr_total}.
      * Before {@link #mount}: the meters exist before the loop serves its first request (a client that sees the mount
      * finds them).
      */
@@ -197,6 +201,15 @@ public class FuseMount extends FuseStubFS {
         KernelInvalidator.registerMeters(inv, registry);
         Gauge.builder("iomapfs.fuse.killpriv.v2", () -> loop.killPriv.negotiated() ? 1 : 0)
             .description("1 when the kernel took FUSE_HANDLE_KILLPRIV_V2: writes no longer ask for security.capability")
+            .register(registry);
+        Gauge.builder("iomapfs.fuse.max.pages", loop.init::maxPages)
+            .description("pages per READ or WRITE the INIT reply asked for (FUSE_MAX_PAGES; the kernel's default is 32)")
+            .register(registry);
+        FunctionCounter.builder("iomapfs.fuse.write.requests", writeRequests, LongAdder::sum)
+            .description("WRITE requests (a write(2) arrives in pieces of at most max_write bytes)")
+            .register(registry);
+        FunctionCounter.builder("iomapfs.fuse.write.bytes", writeBytes, LongAdder::sum)
+            .description("bytes the WRITE requests carried")
             .register(registry);
         FunctionCounter.builder("iomapfs.fuse.getxattr", getxattrs, LongAdder::sum)
             .description("GETXATTR requests (without KILLPRIV_V2 the kernel sends one before every write)")
@@ -471,6 +484,8 @@ public class FuseMount extends FuseStubFS {
     }
 
     private int rawWrite(String path, Pointer buf, long size, long offset, Pointer fi) {
+        writeRequests.increment();
+        writeBytes.add(size);
         return call(() -> "write", () -> {
             HandleTable.Handle h = handle(fi);
             // before the data, as file_remove_privs comes before the copy in the kernel's write paths

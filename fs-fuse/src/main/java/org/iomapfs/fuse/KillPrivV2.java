@@ -1,12 +1,8 @@
 package org.iomapfs.fuse;
 
 import com.kenai.jffi.MemoryIO;
-import jnr.ffi.Runtime;
-import jnr.ffi.annotations.Delegate;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -28,72 +24,33 @@ import java.util.List;
  * neither in the file's group nor has CAP_FSETID. (The protocol text says "sgid only with group execute"; the
  * kernel's own rule also drops it for a caller outside the group, which fstests generic/683-685 check.)
  *
- * <p>libfuse 2.9 builds the INIT reply from the flags it knows, so the flag is added on the way out: the INIT
- * request is processed with a channel of our own ({@code fuse_chan_new}) whose send op adds it to the reply's
- * {@code fuse_init_out.flags}, when the kernel offered it, and passes the reply to the session's channel.
+ * <p>libfuse 2.9 builds the INIT reply from the flags it knows, so {@link InitReply} adds the flag on the way out
+ * when the kernel offered it.
  */
 final class KillPrivV2 {
-    static final int FUSE_SETATTR = 4, FUSE_OPEN = 14, FUSE_WRITE = 16, FUSE_INIT = 26, FUSE_CREATE = 35,
+    static final int FUSE_SETATTR = 4, FUSE_OPEN = 14, FUSE_WRITE = 16, FUSE_CREATE = 35,
         FUSE_FALLOCATE = 43;
     private static final int CAP_FSETID = 4;
     static final int FUSE_HANDLE_KILLPRIV_V2 = 1 << 28;
     static final int FUSE_WRITE_KILL_SUIDGID = 1 << 2;
     static final int FATTR_KILL_SUIDGID = 1 << 11;
     static final int FUSE_OPEN_KILL_SUIDGID = 1;
-    // struct fuse_in_header {u32 len, opcode; u64 unique, nodeid; u32 uid, gid, pid, padding} is 40 bytes; then fuse_init_in/out {u32 major, minor, max_readahead, flags},
+    // struct fuse_in_header {u32 len, opcode; u64 unique, nodeid; u32 uid, gid, pid, padding} is 40 bytes; then
     // fuse_write_in {u64 fh, offset; u32 size, write_flags}, fuse_setattr_in {u32 valid, ...},
     // fuse_open_in {u32 flags, open_flags}, fuse_create_in {u32 flags, mode, umask, open_flags}
-    private static final int IN_OPCODE = 4, IN_NODEID = 16, IN_GID = 28, IN_PID = 32, IN_ARG = 40, INIT_FLAGS = 12;
-    // struct fuse_out_header {u32 len; s32 error; u64 unique}; struct iovec {void *base; size_t len}
-    private static final int OUT_ERROR = 4, IOV_SIZE = 16;
-
-    /** struct fuse_chan_ops.send (fuse_lowlevel.h, 2.9). */
-    public interface Send {
-        @Delegate
-        int send(long ch, long iov, long count);
-    }
+    private static final int IN_OPCODE = 4, IN_NODEID = 16, IN_GID = 28, IN_PID = 32, IN_ARG = 40;
 
     private final long sessionChannel;
-    /** Referenced for as long as the channel may call it: the native stub dies with the Java object. */
-    private final Send send = this::sendInitReply;
-    private final ByteBuffer ops = ByteBuffer.allocateDirect(24).order(ByteOrder.nativeOrder());
-    private final long initChannel;
-    private volatile boolean offered;
-    private volatile boolean negotiated;
+    private final InitReply init;
 
-    KillPrivV2(long sessionChannel, long bufsize) {
+    KillPrivV2(long sessionChannel, InitReply init) {
         this.sessionChannel = sessionChannel;
-        Native.LibFuse2 f = Native.fuse();
-        long sendAddr = Runtime.getSystemRuntime().getClosureManager().getClosurePointer(Send.class, send).address();
-        ops.putLong(0, 0L);        // receive: never called, requests are received on the session's channel
-        ops.putLong(8, sendAddr);
-        ops.putLong(16, 0L);       // destroy: none
-        // the same bufsize: do_init derives max_write from fuse_chan_bufsize(req->ch)
-        initChannel = f.fuse_chan_new(MemoryIO.getInstance().getDirectBufferAddress(ops),
-            f.fuse_chan_fd(sessionChannel), bufsize, 0L);
-        if (initChannel == 0) {
-            throw new IllegalStateException("libfuse could not create a channel (fuse_chan_new)");
-        }
+        this.init = init;
     }
 
     /** Whether the kernel accepted the flag: it was offered and the INIT reply carried it. */
-    boolean negotiated() { return negotiated; }
-
-    /** The channel to process the INIT request at {@code req} with; notes whether the kernel offered the flag. */
-    long initChannel(long req) {
-        offered = (MemoryIO.getInstance().getInt(req + IN_ARG + INIT_FLAGS) & FUSE_HANDLE_KILLPRIV_V2) != 0;
-        return initChannel;
-    }
-
-    private int sendInitReply(long ch, long iov, long count) {
-        MemoryIO io = MemoryIO.getInstance();
-        if (offered && count >= 2 && io.getInt(io.getAddress(iov) + OUT_ERROR) == 0
-                && io.getLong(iov + IOV_SIZE + 8) >= INIT_FLAGS + 4) {
-            long out = io.getAddress(iov + IOV_SIZE);
-            io.putInt(out + INIT_FLAGS, io.getInt(out + INIT_FLAGS) | FUSE_HANDLE_KILLPRIV_V2);
-            negotiated = true;
-        }
-        return Native.fuse().fuse_chan_send(sessionChannel, iov, count);
+    boolean negotiated() {
+        return init.granted(FUSE_HANDLE_KILLPRIV_V2);
     }
 
     /**
@@ -160,7 +117,7 @@ final class KillPrivV2 {
 
     /** Whether the FALLOCATE at {@code req} clears setuid/setgid: negotiated and a caller without CAP_FSETID. */
     boolean fallocateKills(long req) {
-        return negotiated && lacksFsetid(MemoryIO.getInstance().getInt(req + IN_PID));
+        return negotiated() && lacksFsetid(MemoryIO.getInstance().getInt(req + IN_PID));
     }
 
     /**
@@ -168,7 +125,7 @@ final class KillPrivV2 {
      * libfuse processes it: do_setattr masks {@code fuse_setattr_in.valid} in place to the bits it knows.
      */
     boolean requested(long req) {
-        if (!negotiated) {
+        if (!negotiated()) {
             return false;
         }
         MemoryIO io = MemoryIO.getInstance();

@@ -9,9 +9,18 @@ import java.nio.file.Path;
  * {@code subtype} the type is plain {@code fuse}, as fstests' FSTYP=fuse expects ({@code findmnt -t fuse}).
  * {@code readOnly} mounts with MS_RDONLY (the kernel refuses writes with EROFS) and opens the image read-only;
  * {@code atime} is the engine's atime policy (FUSE inodes are S_NOATIME: the kernel applies none itself).
+ * {@code maxWrite} bounds each READ and WRITE request; above 128 KiB the pool loop asks the kernel for it with
+ * FUSE_MAX_PAGES, which libfuse 2.9 cannot negotiate itself.
  */
 public record MountOptions(String fsName, int threads, LoopKind loop, int maxWrite, boolean allowOther, boolean debug,
                            boolean subtype, boolean readOnly, AtimePolicy atime) {
+    /** libfuse 2.9's own limit (its channel's 132 KiB buffer less 4 KiB) and the kernel's default of 32 pages. */
+    public static final int MIN_MAX_WRITE = 131072;
+    /**
+     * 256 pages: libfuse 3's FUSE_MAX_MAX_PAGES and the kernel's default fs.fuse.max_pages_limit, asked for with
+     * FUSE_MAX_PAGES ({@link InitReply}); passthrough_ll runs with it.
+     */
+    public static final int MAX_MAX_WRITE = 1 << 20;
     public MountOptions(String fsName, int threads, LoopKind loop, int maxWrite, boolean allowOther, boolean debug) {
         this(fsName, threads, loop, maxWrite, allowOther, debug, true, false, AtimePolicy.DEFAULT);
     }
@@ -20,8 +29,13 @@ public record MountOptions(String fsName, int threads, LoopKind loop, int maxWri
         if (threads < 1) {
             throw new IllegalArgumentException("threads must be at least 1");
         }
-        if (maxWrite < 131072) {
-            throw new IllegalArgumentException("max_write must be at least 131072");
+        if (maxWrite < MIN_MAX_WRITE || maxWrite > MAX_MAX_WRITE) {
+            throw new IllegalArgumentException("max_write must be between " + MIN_MAX_WRITE + " and " + MAX_MAX_WRITE
+                + " bytes, not " + maxWrite);
+        }
+        if (loop == LoopKind.STOCK && maxWrite > MIN_MAX_WRITE) {
+            // fuse_loop_mt receives into libfuse's own 132 KiB buffers and replies to INIT unamended
+            throw new IllegalArgumentException("max_write above " + MIN_MAX_WRITE + " needs the pool loop");
         }
         if (atime == null) {
             throw new IllegalArgumentException("atime policy is required");

@@ -16,8 +16,9 @@ import java.util.function.IntPredicate;
  * whenever no worker is idle and ends workers once more than 10 are idle, and every new pthread that calls
  * into Java must attach to and detach from the JVM; these threads are Java threads, so they never do.
  *
- * <p>The INIT request is processed with {@link KillPrivV2}'s channel, which adds FUSE_HANDLE_KILLPRIV_V2 to
- * libfuse's reply; every other request with the channel it was received on.
+ * <p>The INIT request is processed with {@link InitReply}'s channel, which adds FUSE_HANDLE_KILLPRIV_V2 and
+ * FUSE_MAX_PAGES to libfuse's reply; every other request with the channel it was received on. The receive buffers
+ * hold a whole WRITE of {@code max_write} bytes (the kernel refuses a read of /dev/fuse into less).
  *
  * <p>Shutdown follows libfuse too: an unmount makes every blocked read of /dev/fuse fail with ENODEV, which
  * fuse_kern_chan.c turns into {@code fuse_session_exit} plus a return of 0, so every worker leaves its loop.
@@ -30,7 +31,9 @@ final class SessionLoop {
     private static final int CHP = 48; // struct fuse_chan * written back by fuse_session_receive_buf
     // struct fuse_in_header (linux/fuse.h): u32 len @0, u32 opcode @4, u64 unique @8, u64 nodeid @16; 40 bytes
     private static final int IN_OPCODE = 4, IN_NODEID = 16, IN_HEADER_LEN = 40;
-    private static final int FUSE_FORGET = 2, FUSE_BATCH_FORGET = 42;
+    private static final int FUSE_FORGET = 2, FUSE_INIT = 26, FUSE_BATCH_FORGET = 42;
+    /** libfuse's fuse_chan_new margin: do_init takes max_write = bufsize - 4096. */
+    private static final int HEADER_ROOM = 4096;
 
     /** A loop thread; it owns the receive buffer, so WRITE payloads can be viewed without allocation. */
     static final class Worker extends Thread {
@@ -114,7 +117,7 @@ final class SessionLoop {
                     forgets(inval, opcode);
                 }
                 killAsked = loop.killPriv.requested(recvAddr);
-                long ch = opcode == KillPrivV2.FUSE_INIT ? loop.killPriv.initChannel(recvAddr) : ctl.getLong(CHP);
+                long ch = opcode == FUSE_INIT ? loop.init.channel(recvAddr) : ctl.getLong(CHP);
                 f.fuse_session_process_buf(se, ctlAddr, ch);
             }
         }
@@ -123,18 +126,22 @@ final class SessionLoop {
     final long session;
     final long channel;
     final long bufsize;
+    final InitReply init;
     final KillPrivV2 killPriv;
     private final List<Worker> workers = new ArrayList<>();
     volatile int error;
     /** Set before {@link #start}: told of FORGETs, so that it stops notifying node ids the kernel dropped. */
     volatile KernelInvalidator invalidator;
 
-    SessionLoop(long session, int threads) {
+    /** {@code maxWrite}: the mount's max_write, asked of the kernel with FUSE_MAX_PAGES above 128 KiB. */
+    SessionLoop(long session, int threads, int maxWrite) {
         Native.LibFuse2 f = Native.fuse();
         this.session = session;
         this.channel = f.fuse_session_next_chan(session, 0);
-        this.bufsize = f.fuse_chan_bufsize(channel);
-        this.killPriv = new KillPrivV2(channel, bufsize);
+        this.bufsize = Math.max(f.fuse_chan_bufsize(channel), (long) maxWrite + HEADER_ROOM);
+        int maxPages = (int) ((maxWrite + InitReply.PAGE_SIZE - 1L) / InitReply.PAGE_SIZE);
+        this.init = new InitReply(channel, bufsize, KillPrivV2.FUSE_HANDLE_KILLPRIV_V2, maxPages);
+        this.killPriv = new KillPrivV2(channel, init);
         for (int i = 0; i < threads; i++) {
             workers.add(new Worker(this, i));
         }

@@ -3,6 +3,7 @@ package org.iomapfs.core.iomap;
 import org.iomapfs.core.inode.Inode;
 import org.iomapfs.core.pagecache.Folio;
 
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -12,7 +13,9 @@ import java.util.List;
  * folio under writeback dirty it again instead of tearing this I/O. It is copied into a slice of the writeback
  * pass's staging buffer (one of {@code MAX_IOEND_BYTES} plus a folio, reused from pass to pass), so an ioend
  * allocates no data array of its own; the buffer is free again once the pass has written its ioends, since
- * the data is written at submission and completion needs only the folios.
+ * the data is written at submission and completion needs only the folios. The buffer is direct memory: the
+ * image write reads it as it is, where a heap array is copied once more into a temporary direct buffer by the
+ * JDK (sun.nio.ch.IOUtil.write) before the kernel copies it.
  */
 public final class Ioend {
     /** The most bytes one ioend carries, and what a writeback pass gathers before it submits. */
@@ -23,8 +26,8 @@ public final class Ioend {
     public final long addr;
     public final boolean unwritten;
     public final long submitNanos;
-    private final byte[] buf;
-    /** Where this ioend's data starts in {@link #data()}. */
+    private final ByteBuffer buf;
+    /** Where this ioend's data starts in the staging buffer. */
     public final int bufOffset;
     public int length;
     /** One entry per block added; a folio appears once per block. */
@@ -32,7 +35,7 @@ public final class Ioend {
     public boolean error;
 
     /** An ioend whose data goes to {@code buf} from {@code bufOffset} on; the caller guarantees the room. */
-    public Ioend(Inode inode, long fileOffset, long addr, boolean unwritten, byte[] buf, int bufOffset) {
+    public Ioend(Inode inode, long fileOffset, long addr, boolean unwritten, ByteBuffer buf, int bufOffset) {
         this.inode = inode;
         this.fileOffset = fileOffset;
         this.addr = addr;
@@ -49,11 +52,11 @@ public final class Ioend {
     }
 
     public void add(Folio folio, int offInFolio, int len) {
-        System.arraycopy(folio.data(), offInFolio, buf, bufOffset + length, len);
+        buf.put(bufOffset + length, folio.data(), offInFolio, len);
         length += len;
         blocks.add(folio);
     }
 
-    /** The buffer holding the data, from {@link #bufOffset} for {@link #length} bytes. */
-    public byte[] data() { return buf; }
+    /** The data: a view of the staging buffer's {@link #length} bytes from {@link #bufOffset}. */
+    public ByteBuffer data() { return buf.slice(bufOffset, length); }
 }

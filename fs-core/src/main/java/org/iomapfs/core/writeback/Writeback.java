@@ -18,6 +18,7 @@ import org.iomapfs.core.lockdep.LockOrder;
 import org.iomapfs.core.pagecache.AddressSpace;
 import org.iomapfs.core.pagecache.Folio;
 
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -149,7 +150,7 @@ public final class Writeback implements AutoCloseable {
      */
     private static final class Wpc extends IomapWritepageCtx {
         final List<Ioend> ioends = new ArrayList<>();
-        final byte[] staging = new byte[Ioend.MAX_IOEND_BYTES + Folio.SIZE];
+        final ByteBuffer staging = ByteBuffer.allocateDirect(Ioend.MAX_IOEND_BYTES + Folio.SIZE);
         int pendingBytes;
     }
 
@@ -354,7 +355,7 @@ public final class Writeback implements AutoCloseable {
     private void submit(Ioend io) {
         boolean deferred = ops.submit(io);
         try {
-            ctx.dev.write(io.addr, io.data(), io.bufOffset, io.length);
+            ctx.dev.write(io.addr, io.data());
         } catch (FsException e) {
             io.error = true;
         }

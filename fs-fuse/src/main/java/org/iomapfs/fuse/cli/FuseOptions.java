@@ -27,8 +27,10 @@ final class FuseOptions {
     @Option(names = "--loop", defaultValue = "pool",
         description = "request loop: pool (fixed Java threads) or stock (libfuse's fuse_loop_mt) (default: ${DEFAULT-VALUE})")
     String loop;
-    @Option(names = "--max-write", defaultValue = "131072", description = "FUSE max_write in bytes (default: ${DEFAULT-VALUE})")
-    int maxWrite;
+    @Option(names = "--max-write", paramLabel = "BYTES",
+        description = "largest READ or WRITE request, 131072 to 1048576; above 131072 the kernel is asked for it with"
+            + " FUSE_MAX_PAGES, as libfuse 3 does, which needs the pool loop (default: 1048576, 131072 with --loop stock)")
+    Integer maxWrite;
     @Option(names = "--debug", description = "libfuse debug output (-d) in the log")
     boolean debug;
     @Option(names = "--fsname", paramLabel = "NAME",
@@ -78,8 +80,15 @@ final class FuseOptions {
     /** The mount's options; other users are let in when run as root or allowed by /etc/fuse.conf. */
     MountOptions options(String defaultFsName) {
         boolean root = Native.libc().getuid() == 0;
-        return new MountOptions(fsName != null ? fsName : defaultFsName, threads, loopKind(), maxWrite,
-            root || userAllowOther(), debug, !noSubtype, readOnly, atimePolicy());
+        try {
+            LoopKind kind = loopKind();
+            int mw = maxWrite != null ? maxWrite
+                : kind == LoopKind.STOCK ? MountOptions.MIN_MAX_WRITE : MountOptions.MAX_MAX_WRITE;
+            return new MountOptions(fsName != null ? fsName : defaultFsName, threads, kind, mw,
+                root || userAllowOther(), debug, !noSubtype, readOnly, atimePolicy());
+        } catch (IllegalArgumentException e) {
+            throw new Cli.Failure(e.getMessage(), Cli.EXIT_BAD_INPUT);
+        }
     }
 
     private static boolean userAllowOther() {
