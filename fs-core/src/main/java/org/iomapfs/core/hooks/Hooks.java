@@ -53,6 +53,11 @@ public final class Hooks {
         }
     }
 
+    /** Whether {@link #fire} at {@code point} does anything: a hook is added there or the scheduler runs. */
+    public boolean active(HookPoint point) {
+        return Sched.ON || !hooks.get(point).isEmpty();
+    }
+
     public Hook add(HookPoint point, Hook hook) {
         hooks.get(point).add(hook);
         return hook;

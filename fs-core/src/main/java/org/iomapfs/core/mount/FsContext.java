@@ -64,13 +64,16 @@ public final class FsContext {
         this.blockSize = store.superblock().blockSize();
         this.bugs = new BugSwitches(metrics.registry);
         this.inject = new Injector(hooks, cache);
+        // once per evicted folio: the inode is looked up only for a hook that will see it
         cache.attach(bugs, f -> {
             trace.emit(Trace.Event.RECLAIM, f.mapping.ino, f.pos(), org.iomapfs.core.pagecache.Folio.SIZE, "");
             invalidateCached(f.mapping.ino, f.pos(), org.iomapfs.core.pagecache.Folio.SIZE,
                 CacheInvalidation.Cause.RECLAIM);
-            Inode in = inode(f.mapping.ino);
-            if (in != null) {
-                hooks.fire(org.iomapfs.core.hooks.HookPoint.RECLAIM_EVICTED, in, f.pos());
+            if (hooks.active(org.iomapfs.core.hooks.HookPoint.RECLAIM_EVICTED)) {
+                Inode in = inode(f.mapping.ino);
+                if (in != null) {
+                    hooks.fire(org.iomapfs.core.hooks.HookPoint.RECLAIM_EVICTED, in, f.pos());
+                }
             }
         });
         this.inodeLookup = inodeLookup;
@@ -117,7 +120,7 @@ public final class FsContext {
                 }
             }
             case RECLAIM -> {
-                if (m != CacheInvalidation.Mode.ALL && !harmed.contains(ino)) {
+                if (m != CacheInvalidation.Mode.ALL && (harmed.isEmpty() || !harmed.contains(ino))) {
                     return;
                 }
             }
