@@ -9,7 +9,8 @@
 # O_DIRECT random reads with 4 and 16 jobs. Prints one table with MB/s or IOPS, the ratios iomapfs/passthrough_ll,
 # iomapfs/floor, floor/passthrough_ll and iomapfs/host, and each daemon's CPU time (utime+stime of the whole
 # process from /proc/PID/stat, JIT and GC threads included) per completed fio I/O: one I/O of a 1 MiB job is
-# eight 128 KiB FUSE requests (libfuse 2's max_write), an mmap I/O is a store that may cause no request at all.
+# one 1 MiB FUSE request (iomapfs and the floor ask for 256 pages with FUSE_MAX_PAGES, as libfuse 3 does for
+# passthrough_ll), an mmap I/O is a store that may cause no request at all.
 # passthrough_ll is compiled from the libfuse3-dev examples (Debian ships them in /usr/share/doc/libfuse3-dev) and
 # runs with its defaults (cache=auto, no writeback cache), with one change: it opens the backing files without
 # O_DIRECT. As shipped it passes the caller's O_DIRECT on, and its 4 KiB O_DIRECT writes then fail with EINVAL (the
