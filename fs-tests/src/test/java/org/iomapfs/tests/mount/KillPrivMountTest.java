@@ -25,15 +25,6 @@ class KillPrivMountTest {
     @TempDir
     Path tmp;
 
-    private static long metric(LiveMount m, String name) throws IOException {
-        for (String line : m.ctl("metrics").split("\n")) {
-            if (line.startsWith(name + " ")) {
-                return (long) Double.parseDouble(line.substring(name.length() + 1).strip());
-            }
-        }
-        throw new AssertionError(name + " is missing from the metrics:\n" + m.ctl("metrics"));
-    }
-
     private static int mode(Path p) throws IOException {
         return (Integer) Files.getAttribute(p, "unix:mode") & 07777;
     }
@@ -58,16 +49,16 @@ class KillPrivMountTest {
     void writesAfterTheFirstDoNotAskTheDaemonForSecurityCapability() throws Exception {
         LiveMount.assumeFuse("KillPrivMountTest");
         try (LiveMount m = LiveMount.start(tmp, "64M")) {
-            assertEquals(1, metric(m, "iomapfs_fuse_killpriv_v2"), "the kernel took FUSE_HANDLE_KILLPRIV_V2");
+            assertEquals(1, m.metric("iomapfs_fuse_killpriv_v2"), "the kernel took FUSE_HANDLE_KILLPRIV_V2");
             Path f = m.mnt.resolve("f");
             Files.write(f, new byte[4096]);
-            long before = metric(m, "iomapfs_fuse_getxattr_total");
+            long before = m.metric("iomapfs_fuse_getxattr_total");
             try (FileChannel ch = FileChannel.open(f, StandardOpenOption.WRITE)) {
                 for (int i = 0; i < 64; i++) {
                     ch.write(ByteBuffer.wrap(new byte[4096]), 4096L * i);
                 }
             }
-            long asked = metric(m, "iomapfs_fuse_getxattr_total") - before;
+            long asked = m.metric("iomapfs_fuse_getxattr_total") - before;
             // one query at most (the first write after the attributes were refreshed); without the flag, 64
             assertTrue(asked <= 1, asked + " GETXATTR requests for 64 writes");
         }

@@ -70,6 +70,17 @@ public final class LiveMount implements AutoCloseable {
         return Files.readString(mnt.resolve(".iomapfs").resolve(key)).strip();
     }
 
+    /** The value of an unlabelled meter in the mount's metrics, as a whole number; fails if it is missing. */
+    public long metric(String name) throws IOException {
+        String all = ctl("metrics");
+        for (String line : all.split("\n")) {
+            if (line.startsWith(name + " ")) {
+                return (long) Double.parseDouble(line.substring(name.length() + 1).strip());
+            }
+        }
+        throw new AssertionError(name + " is missing from the metrics:\n" + all);
+    }
+
     public void setCtl(String key, String value) throws IOException {
         Files.writeString(mnt.resolve(".iomapfs").resolve(key), value);
     }

@@ -23,26 +23,17 @@ class MaxPagesMountTest {
     @TempDir
     Path tmp;
 
-    private static long metric(LiveMount m, String name) throws IOException {
-        for (String line : m.ctl("metrics").split("\n")) {
-            if (line.startsWith(name + " ")) {
-                return (long) Double.parseDouble(line.substring(name.length() + 1).strip());
-            }
-        }
-        throw new AssertionError(name + " is missing from the metrics:\n" + m.ctl("metrics"));
-    }
-
     /** Writes 4 MiB of {@code src} with dd bs=1M oflag=direct; returns the WRITE requests it took. */
     private static long directWriteRequests(LiveMount m, Path src) throws IOException {
         Path f = m.mnt.resolve("f");
-        long before = metric(m, "iomapfs_fuse_write_requests_total");
-        long bytesBefore = metric(m, "iomapfs_fuse_write_bytes_total");
+        long before = m.metric("iomapfs_fuse_write_requests_total");
+        long bytesBefore = m.metric("iomapfs_fuse_write_bytes_total");
         String out = LiveMount.run(60, "dd", "if=" + src, "of=" + f, "bs=1M", "count=4", "oflag=direct",
             "conv=notrunc", "status=none");
         assertEquals("", out.strip(), "dd: " + out);
-        assertEquals(4L << 20, metric(m, "iomapfs_fuse_write_bytes_total") - bytesBefore, "bytes the WRITEs carried");
+        assertEquals(4L << 20, m.metric("iomapfs_fuse_write_bytes_total") - bytesBefore, "bytes the WRITEs carried");
         assertArrayEquals(Files.readAllBytes(src), Files.readAllBytes(f), "the file reads back as written");
-        return metric(m, "iomapfs_fuse_write_requests_total") - before;
+        return m.metric("iomapfs_fuse_write_requests_total") - before;
     }
 
     private Path source() throws IOException {
@@ -56,7 +47,7 @@ class MaxPagesMountTest {
         LiveMount.assumeFuse("MaxPagesMountTest");
         Path src = source();
         try (LiveMount m = LiveMount.start(tmp, "64M")) {
-            assertEquals(256, metric(m, "iomapfs_fuse_max_pages"), "the INIT reply asked for 256 pages");
+            assertEquals(256, m.metric("iomapfs_fuse_max_pages"), "the INIT reply asked for 256 pages");
             assertEquals(4, directWriteRequests(m, src), "WRITE requests for four 1 MiB O_DIRECT writes");
         }
     }
@@ -66,7 +57,7 @@ class MaxPagesMountTest {
         LiveMount.assumeFuse("MaxPagesMountTest");
         Path src = source();
         try (LiveMount m = LiveMount.start(tmp, "64M", "--max-write", "131072")) {
-            assertEquals(32, metric(m, "iomapfs_fuse_max_pages"), "no FUSE_MAX_PAGES asked for");
+            assertEquals(32, m.metric("iomapfs_fuse_max_pages"), "no FUSE_MAX_PAGES asked for");
             assertEquals(32, directWriteRequests(m, src), "WRITE requests for four 1 MiB O_DIRECT writes");
         }
     }
