@@ -99,7 +99,7 @@ final class InitReply {
             return Native.fuse().fuse_chan_send(sessionChannel, iov, count);
         }
         long argLen = Math.min(io.getLong(iov + IOV_SIZE + 8), INIT_OUT_SIZE);
-        long out = MemoryIO.getInstance().getDirectBufferAddress(reply);
+        long out = io.getDirectBufferAddress(reply);
         io.setMemory(out, OUT_HEADER + INIT_OUT_SIZE, (byte) 0);
         io.copyMemory(io.getAddress(iov), out, OUT_HEADER);
         io.copyMemory(io.getAddress(iov + IOV_SIZE), out + OUT_HEADER, argLen);
@@ -110,7 +110,7 @@ final class InitReply {
         }
         io.putInt(out + OUT_HEADER + INIT_FLAGS, io.getInt(out + OUT_HEADER + INIT_FLAGS) | add);
         io.putInt(out, (int) len);
-        long iovAddr = MemoryIO.getInstance().getDirectBufferAddress(replyIov);
+        long iovAddr = io.getDirectBufferAddress(replyIov);
         io.putAddress(iovAddr, out);
         io.putLong(iovAddr + 8, len);
         int res = Native.fuse().fuse_chan_send(sessionChannel, iovAddr, 1);

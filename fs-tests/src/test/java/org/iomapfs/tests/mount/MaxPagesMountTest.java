@@ -64,6 +64,7 @@ class MaxPagesMountTest {
 
     @Test
     void aMaxWriteOutOfRangeOrWithTheStockLoopIsRefusedWithoutMounting() throws Exception {
+        LiveMount.assumeFuse("MaxPagesMountTest");
         Path mnt = Files.createDirectories(tmp.resolve("mnt"));
         Path img = tmp.resolve("img");
         LiveMount.cliOk("mkfs", img.toString(), "--size", "64M");
