@@ -265,7 +265,7 @@ public final class Daemon {
     private void publish(HungTaskWatchdog.Status st) {
         ProcessHandle me = ProcessHandle.current();
         try {
-            new DaemonState(me.pid(), DaemonState.startMillisOf(me), s.mountPoint().toAbsolutePath().normalize(),
+            new DaemonState(me.pid(), DaemonState.startTicksOf(me.pid()), s.mountPoint().toAbsolutePath().normalize(),
                 s.image().toAbsolutePath().normalize(), st.hung(), st.blocked(), st.total(), hungTimeoutSeconds,
                 st.summary()).write(stateFile);
         } catch (RuntimeException e) {
