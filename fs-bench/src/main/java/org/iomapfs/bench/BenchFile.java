@@ -12,8 +12,8 @@ import java.nio.file.Path;
 import java.util.Comparator;
 
 /**
- * The engine the I/O benchmarks run on: a 1 GiB image in a temporary directory, a 256 MiB cache and one file of
- * {@code size} bytes, written and fsynced so every benchmark starts from written extents.
+ * The engine the I/O benchmarks run on: a 1 GiB image in a temporary directory, a 256 MiB cache (unless told
+ * otherwise) and one file of {@code size} bytes, written and fsynced so every benchmark starts from written extents.
  */
 final class BenchFile implements AutoCloseable {
     final Path dir;
@@ -27,10 +27,14 @@ final class BenchFile implements AutoCloseable {
     }
 
     static BenchFile open(int size) throws IOException {
+        return open(size, 256L << 20);
+    }
+
+    static BenchFile open(int size, long cacheBytes) throws IOException {
         Path dir = Files.createTempDirectory("iomapfs-bench");
         Path img = dir.resolve("img");
         Mkfs.format(img, 1L << 30, 4096, false);
-        IomapFs fs = IomapFs.open(img, EngineConfig.defaults().withCacheBytes(256L << 20));
+        IomapFs fs = IomapFs.open(img, EngineConfig.defaults().withCacheBytes(cacheBytes));
         long fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
         fs.write(fh, 0, ByteBuffer.allocate(size));
         fs.fsync(fh, false);
