@@ -46,7 +46,7 @@ fi
 
 # clock ticks of the request threads, the flusher and the whole process
 ticks() {
-  local w=0 f=0 a=0 t s name rest c
+  local w=0 f=0 a=0 t s name rest c v
   for t in /proc/"$pid"/task/*; do
     s=$(cat "$t/stat" 2>/dev/null) || continue
     name=${s#*(}; name=${name%)*}
