@@ -6,9 +6,11 @@ import org.iomapfs.core.block.BlockDev;
 import org.iomapfs.core.inode.Inode;
 import org.iomapfs.core.bugs.BugSwitches;
 import org.iomapfs.core.extent.Allocator;
+import org.iomapfs.core.hooks.HookPoint;
 import org.iomapfs.core.hooks.Hooks;
 import org.iomapfs.core.inject.Injector;
 import org.iomapfs.core.metrics.EngineMetrics;
+import org.iomapfs.core.pagecache.Folio;
 import org.iomapfs.core.pagecache.PageCache;
 import org.iomapfs.core.store.MetaStore;
 import org.iomapfs.core.trace.Trace;
@@ -66,13 +68,12 @@ public final class FsContext {
         this.inject = new Injector(hooks, cache);
         // once per evicted folio: the inode is looked up only for a hook that will see it
         cache.attach(bugs, f -> {
-            trace.emit(Trace.Event.RECLAIM, f.mapping.ino, f.pos(), org.iomapfs.core.pagecache.Folio.SIZE, "");
-            invalidateCached(f.mapping.ino, f.pos(), org.iomapfs.core.pagecache.Folio.SIZE,
-                CacheInvalidation.Cause.RECLAIM);
-            if (hooks.active(org.iomapfs.core.hooks.HookPoint.RECLAIM_EVICTED)) {
+            trace.emit(Trace.Event.RECLAIM, f.mapping.ino, f.pos(), Folio.SIZE, "");
+            invalidateCached(f.mapping.ino, f.pos(), Folio.SIZE, CacheInvalidation.Cause.RECLAIM);
+            if (hooks.active(HookPoint.RECLAIM_EVICTED)) {
                 Inode in = inode(f.mapping.ino);
                 if (in != null) {
-                    hooks.fire(org.iomapfs.core.hooks.HookPoint.RECLAIM_EVICTED, in, f.pos());
+                    hooks.fire(HookPoint.RECLAIM_EVICTED, in, f.pos());
                 }
             }
         });
