@@ -285,7 +285,11 @@ public final class IomapFs implements Vfs {
         Inode in = h.inode;
         writeback.writeAndWait(in, 0, Long.MAX_VALUE);
         in.mapping.maybeClean();
-        ctx.commit(true);
+        if (datasync) {
+            ctx.commitForDatasync();
+        } else {
+            ctx.commit(true);
+        }
         int err = h.checkAndAdvanceWbErr();
         if (err != 0) {
             throw new FsException(Errno.EIO, "writeback of inode " + in.ino + " failed since the last fsync of this file");

@@ -109,6 +109,7 @@ class PersistenceTest {
             fs.write(fh, 0, ByteBuffer.wrap(data));
             fs.fsync(fh, false);
         }
+        datasyncedFiles(fs, r);
         System.out.println("FSYNCED");
         System.out.flush();
         long fh = fs.create("/unsynced", 0644, OpenFlags.O_RDWR, 0, 0);
@@ -116,6 +117,46 @@ class PersistenceTest {
             byte[] data = new byte[65536];
             r.nextBytes(data);
             fs.write(fh, (i % 64) * 65536, ByteBuffer.wrap(data));
+        }
+    }
+
+    /**
+     * fdatasync after each kind of change it must keep: an overwrite of written blocks (only timestamps change:
+     * no metadata commit), a size change inside a written block, and a write into unwritten blocks.
+     */
+    private static void datasyncedFiles(IomapFs fs, Random r) {
+        long fh = fs.create("/overwritten", 0644, OpenFlags.O_RDWR, 0, 0);
+        fs.write(fh, 0, ByteBuffer.wrap(new byte[65536]));
+        fs.fsync(fh, false);
+        fs.write(fh, 8192, ByteBuffer.wrap(datasyncBytes(r, 4096)));
+        fs.fsync(fh, true);
+        fh = fs.create("/extended", 0644, OpenFlags.O_RDWR, 0, 0);
+        fs.write(fh, 0, ByteBuffer.wrap(datasyncBytes(r, 100)));
+        fs.fsync(fh, false);
+        fs.write(fh, 100, ByteBuffer.wrap(datasyncBytes(r, 100)));
+        fs.fsync(fh, true);
+        fh = fs.create("/converted", 0644, OpenFlags.O_RDWR, 0, 0);
+        fs.fallocate(fh, 0, 0, 65536);
+        fs.fsync(fh, false);
+        fs.write(fh, 12288, ByteBuffer.wrap(datasyncBytes(r, 4096)));
+        fs.fsync(fh, true);
+    }
+
+    private static byte[] datasyncBytes(Random r, int n) {
+        byte[] b = new byte[n];
+        r.nextBytes(b);
+        return b;
+    }
+
+    private static void assertFileBytes(IomapFs fs, String path, long size, long at, byte[] want) {
+        long fh = fs.open(path, OpenFlags.O_RDONLY);
+        try {
+            assertEquals(size, fs.fgetattr(fh).size(), path + " size");
+            ByteBuffer bb = ByteBuffer.allocate(want.length);
+            assertEquals(want.length, fs.read(fh, at, bb), path);
+            assertArrayEquals(want, bb.array(), path);
+        } finally {
+            fs.release(fh);
         }
     }
 
@@ -143,6 +184,13 @@ class PersistenceTest {
                 assertArrayEquals(want, java.util.Arrays.copyOf(bb.array(), want.length), "/synced" + i);
                 fs.release(fh);
             }
+            assertFileBytes(fs, "/overwritten", 65536, 8192, datasyncBytes(r, 4096));
+            byte[] first = datasyncBytes(r, 100);
+            byte[] second = datasyncBytes(r, 100);
+            byte[] both = java.util.Arrays.copyOf(first, 200);
+            System.arraycopy(second, 0, both, 100, 100);
+            assertFileBytes(fs, "/extended", 200, 0, both);
+            assertFileBytes(fs, "/converted", 65536, 12288, datasyncBytes(r, 4096));
         } finally {
             fs.close();
         }

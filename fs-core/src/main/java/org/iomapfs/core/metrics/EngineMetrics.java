@@ -29,6 +29,7 @@ public final class EngineMetrics {
     public final Counter delallocPunchedBytes;
     public final Counter writebackErrors;
     public final Counter commits;
+    public final Counter datasyncsWithoutCommit;
     public final Timer writebackLatency;
     public final Timer completionLatency;
 
@@ -53,6 +54,8 @@ public final class EngineMetrics {
         delallocPunchedBytes = Counter.builder("iomapfs.delalloc.punched.bytes").register(registry);
         writebackErrors = Counter.builder("iomapfs.writeback.errors").register(registry);
         commits = Counter.builder("iomapfs.metadata.commits").register(registry);
+        datasyncsWithoutCommit = Counter.builder("iomapfs.fsync.datasync.nocommit")
+                .description("fdatasyncs that only flushed data: no metadata but timestamps was unsynced").register(registry);
         writebackLatency = Timer.builder("iomapfs.writeback.latency").description("folio lock to I/O submitted").register(registry);
         completionLatency = Timer.builder("iomapfs.completion.latency").description("I/O submitted to writeback ended").register(registry);
     }

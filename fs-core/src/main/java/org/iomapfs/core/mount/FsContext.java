@@ -150,17 +150,42 @@ public final class FsContext {
         return step.get();
     }
 
+    /**
+     * The stable-storage half of fdatasync, after the file's writeback has ended: forces the data, and commits
+     * metadata durably only if some update not yet on stable storage changes more than timestamps. XFS's
+     * xfs_file_fsync forces the log for a datasync only when {@code ili_fields & ~XFS_ILOG_TIMESTAMP} (else
+     * it only flushes the data device): an overwrite of written blocks changes only mtime and ctime, which
+     * fdatasync need not keep. The test is over the whole store, not this inode only, so it errs towards
+     * committing. In-core attribute changes not in the store yet are put there first, so they count.
+     */
+    public void commitForDatasync() {
+        if (config.readOnly()) {
+            return;
+        }
+        persistDirtyInodes();
+        if (store.unsyncedOnlyTimestamps()) {
+            dev.force();
+            metrics.datasyncsWithoutCommit.increment();
+        } else {
+            commit(true);
+        }
+    }
+
+    private void persistDirtyInodes() {
+        store.update(() -> {
+            for (Inode inode : allInodes.get()) {
+                inode.persistIfDirty(store);
+            }
+        });
+    }
+
     /** Commits metadata; with {@code durable}, forces data and metadata to stable storage first/with it. */
     public void commit(boolean durable) {
         if (config.readOnly()) {
             return; // opened read-only: the image and its metadata are not written at all
         }
         List<long[]> busy = alloc.busySnapshot();
-        store.update(() -> {
-            for (Inode inode : allInodes.get()) {
-                inode.persistIfDirty(store);
-            }
-        });
+        persistDirtyInodes();
         if (durable) {
             dev.force();
         }

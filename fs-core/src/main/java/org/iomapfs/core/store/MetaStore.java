@@ -32,6 +32,13 @@ public interface MetaStore extends AutoCloseable {
     /** Commits all updates so far; with {@code durable}, also forces the metadata file to stable storage. */
     void commit(boolean durable);
 
+    /**
+     * Whether every update not yet on stable storage changes nothing but inode timestamps (atime, mtime,
+     * ctime): what fdatasync needs not force (see {@code FsContext#commitForDatasync}). False while any other
+     * update is uncommitted, or committed by a commit that was not synced yet.
+     */
+    boolean unsyncedOnlyTimestamps();
+
     /** Number of commits so far in this open store (for tests and metrics). */
     long commitCount();
 

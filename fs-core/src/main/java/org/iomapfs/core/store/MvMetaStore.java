@@ -64,6 +64,15 @@ public final class MvMetaStore implements MetaStore {
     /** The newest version known to be on stable storage, pinned so no chunk it refers to is overwritten. */
     private MVStore.TxCounter syncedPin;
     private final Object pinLock = new Object();
+    /**
+     * An update other than an inode's timestamps happened since the last commit took this flag (set inside
+     * {@link #update}, taken under the exclusive side of {@link #txn}, so a commit that takes it holds that update).
+     */
+    private volatile boolean beyondTimestamps;
+    /** The number of the last commit that held such an update (written under the exclusive side of {@link #txn}). */
+    private volatile long beyondTimestampsCommit;
+    /** Every commit up to this number is on stable storage. */
+    private final AtomicLong syncedThrough = new AtomicLong();
 
     private MvMetaStore(MVStore mv) {
         this.mv = mv;
@@ -72,6 +81,8 @@ public final class MvMetaStore implements MetaStore {
         this.inodes = mv.openMap("inodes");
         this.symlinks = mv.openMap("symlinks");
         this.free = mv.openMap("free");
+        // what the last run committed may not have been synced before it ended: the first fdatasync syncs
+        this.beyondTimestamps = true;
         Long bs = sb.get("blockSize");
         this.superblock = bs == null ? null
                 : new Superblock(sb.get("version").intValue(), bs.intValue(), sb.get("blockCount"),
@@ -158,10 +169,15 @@ public final class MvMetaStore implements MetaStore {
         boolean housekeeping = System.nanoTime() - due >= 0
                 && nextHousekeepingNs.compareAndSet(due, System.nanoTime() + HOUSEKEEPING_INTERVAL_NS);
         MVStore.TxCounter pin = null;
+        long number;
         txn.writeLock().lock();
         try {
             mv.commit();
-            commits.incrementAndGet();
+            number = commits.incrementAndGet();
+            if (beyondTimestamps) {
+                beyondTimestamps = false;
+                beyondTimestampsCommit = number;
+            }
             if (durable || housekeeping) {
                 pin = mv.registerVersionUsage();
             }
@@ -171,6 +187,7 @@ public final class MvMetaStore implements MetaStore {
         if (pin != null) {
             mv.sync();
             advanceSyncedPin(pin);
+            syncedThrough.accumulateAndGet(number, Math::max);
         }
         if (housekeeping) {
             mv.compact(COMPACT_FILL_RATE, COMPACT_WRITE_BYTES);
@@ -202,7 +219,22 @@ public final class MvMetaStore implements MetaStore {
     public long commitCount() { return commits.get(); }
 
     @Override
+    public boolean unsyncedOnlyTimestamps() {
+        // under the shared side: a commit taking the flag also records its number before anyone looks again
+        txn.readLock().lock();
+        try {
+            return !beyondTimestamps && beyondTimestampsCommit <= syncedThrough.get();
+        } finally {
+            txn.readLock().unlock();
+        }
+    }
+
+    /** Every update but {@link #putInode} of changed timestamps only calls this. */
+    private void changed() { beyondTimestamps = true; }
+
+    @Override
     public synchronized long allocateIno() {
+        changed();
         long ino = sb.get("nextIno");
         sb.put("nextIno", ino + 1);
         return ino;
@@ -217,10 +249,26 @@ public final class MvMetaStore implements MetaStore {
             v = java.util.Arrays.copyOf(v, 11);
             v[10] = r.rdev();
         }
-        inodes.put(r.ino(), v);
+        long[] old = inodes.put(r.ino(), v);
+        if (old == null || !sameBesidesTimestamps(old, v)) {
+            changed();
+        }
         if (r.symlinkTarget() != null) {
             symlinks.put(r.ino(), r.symlinkTarget());
         }
+    }
+
+    /** Words 7-9 of an inode's value are atime, mtime and ctime (what XFS logs as XFS_ILOG_TIMESTAMP). */
+    private static boolean sameBesidesTimestamps(long[] a, long[] b) {
+        if (a.length != b.length) {
+            return false;
+        }
+        for (int i = 0; i < a.length; i++) {
+            if ((i < 7 || i > 9) && a[i] != b[i]) {
+                return false;
+            }
+        }
+        return true;
     }
 
     @Override
@@ -236,6 +284,7 @@ public final class MvMetaStore implements MetaStore {
 
     @Override
     public void removeInode(long ino) {
+        changed();
         inodes.remove(ino);
         symlinks.remove(ino);
         if (mv.hasMap("x." + ino)) {
@@ -257,10 +306,16 @@ public final class MvMetaStore implements MetaStore {
     private MVMap<Long, long[]> ext(long ino) { return mv.openMap("e." + ino); }
 
     @Override
-    public void putDirent(long dirIno, String name, long ino) { dir(dirIno).put(name, ino); }
+    public void putDirent(long dirIno, String name, long ino) {
+        changed();
+        dir(dirIno).put(name, ino);
+    }
 
     @Override
-    public void removeDirent(long dirIno, String name) { dir(dirIno).remove(name); }
+    public void removeDirent(long dirIno, String name) {
+        changed();
+        dir(dirIno).remove(name);
+    }
 
     @Override
     public Long lookup(long dirIno, String name) { return dir(dirIno).get(name); }
@@ -279,6 +334,7 @@ public final class MvMetaStore implements MetaStore {
 
     @Override
     public void dropDir(long dirIno) {
+        changed();
         if (mv.hasMap("d." + dirIno)) {
             mv.removeMap(dir(dirIno));
         }
@@ -287,7 +343,10 @@ public final class MvMetaStore implements MetaStore {
     private MVMap<String, byte[]> xattrs(long ino) { return mv.openMap("x." + ino); }
 
     @Override
-    public void putXattr(long ino, String name, byte[] value) { xattrs(ino).put(name, value.clone()); }
+    public void putXattr(long ino, String name, byte[] value) {
+        changed();
+        xattrs(ino).put(name, value.clone());
+    }
 
     @Override
     public byte[] getXattr(long ino, String name) {
@@ -300,6 +359,7 @@ public final class MvMetaStore implements MetaStore {
 
     @Override
     public boolean removeXattr(long ino, String name) {
+        changed();
         return mv.hasMap("x." + ino) && xattrs(ino).remove(name) != null;
     }
 
@@ -310,11 +370,15 @@ public final class MvMetaStore implements MetaStore {
 
     @Override
     public void putExtent(long ino, ExtentRecord e) {
+        changed();
         ext(ino).put(e.fileBlock(), new long[]{e.blockCount(), e.diskBlock(), e.unwritten() ? STATE_UNWRITTEN : STATE_WRITTEN});
     }
 
     @Override
-    public void removeExtent(long ino, long fileBlock) { ext(ino).remove(fileBlock); }
+    public void removeExtent(long ino, long fileBlock) {
+        changed();
+        ext(ino).remove(fileBlock);
+    }
 
     @Override
     public List<ExtentRecord> extents(long ino) {
@@ -340,16 +404,23 @@ public final class MvMetaStore implements MetaStore {
 
     @Override
     public void dropExtents(long ino) {
+        changed();
         if (mv.hasMap("e." + ino)) {
             mv.removeMap(ext(ino));
         }
     }
 
     @Override
-    public void putFree(long startBlock, long blockCount) { free.put(startBlock, blockCount); }
+    public void putFree(long startBlock, long blockCount) {
+        changed();
+        free.put(startBlock, blockCount);
+    }
 
     @Override
-    public void removeFree(long startBlock) { free.remove(startBlock); }
+    public void removeFree(long startBlock) {
+        changed();
+        free.remove(startBlock);
+    }
 
     @Override
     public List<long[]> freeExtents() {
