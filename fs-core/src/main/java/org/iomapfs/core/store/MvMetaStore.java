@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.iomapfs.core.lockdep.LockOrder;
 import org.iomapfs.core.lockdep.TrackedRwLock;
@@ -65,10 +66,11 @@ public final class MvMetaStore implements MetaStore {
     private MVStore.TxCounter syncedPin;
     private final Object pinLock = new Object();
     /**
-     * An update other than an inode's timestamps happened since the last commit took this flag (set inside
-     * {@link #update}, taken under the exclusive side of {@link #txn}, so a commit that takes it holds that update).
+     * An update other than an inode's timestamps happened since a commit last took this flag. Set after the
+     * update and taken before the commit writes, so a commit that takes it holds every update that set it; an
+     * update racing a commit sets it again and makes the next fdatasync commit (even outside {@link #update}).
      */
-    private volatile boolean beyondTimestamps;
+    private final AtomicBoolean beyondTimestamps = new AtomicBoolean(true);
     /** The number of the last commit that held such an update (written under the exclusive side of {@link #txn}). */
     private volatile long beyondTimestampsCommit;
     /** Every commit up to this number is on stable storage. */
@@ -81,8 +83,6 @@ public final class MvMetaStore implements MetaStore {
         this.inodes = mv.openMap("inodes");
         this.symlinks = mv.openMap("symlinks");
         this.free = mv.openMap("free");
-        // what the last run committed may not have been synced before it ended: the first fdatasync syncs
-        this.beyondTimestamps = true;
         Long bs = sb.get("blockSize");
         this.superblock = bs == null ? null
                 : new Superblock(sb.get("version").intValue(), bs.intValue(), sb.get("blockCount"),
@@ -172,10 +172,10 @@ public final class MvMetaStore implements MetaStore {
         long number;
         txn.writeLock().lock();
         try {
+            boolean beyond = beyondTimestamps.getAndSet(false);
             mv.commit();
             number = commits.incrementAndGet();
-            if (beyondTimestamps) {
-                beyondTimestamps = false;
+            if (beyond) {
                 beyondTimestampsCommit = number;
             }
             if (durable || housekeeping) {
@@ -223,20 +223,20 @@ public final class MvMetaStore implements MetaStore {
         // under the shared side: a commit taking the flag also records its number before anyone looks again
         txn.readLock().lock();
         try {
-            return !beyondTimestamps && beyondTimestampsCommit <= syncedThrough.get();
+            return !beyondTimestamps.get() && beyondTimestampsCommit <= syncedThrough.get();
         } finally {
             txn.readLock().unlock();
         }
     }
 
-    /** Every update but {@link #putInode} of changed timestamps only calls this. */
-    private void changed() { beyondTimestamps = true; }
+    /** Every update but {@link #putInode} of changed timestamps only calls this, after it changed the map. */
+    private void changed() { beyondTimestamps.set(true); }
 
     @Override
     public synchronized long allocateIno() {
-        changed();
         long ino = sb.get("nextIno");
         sb.put("nextIno", ino + 1);
+        changed();
         return ino;
     }
 
@@ -250,11 +250,11 @@ public final class MvMetaStore implements MetaStore {
             v[10] = r.rdev();
         }
         long[] old = inodes.put(r.ino(), v);
-        if (old == null || !sameBesidesTimestamps(old, v)) {
-            changed();
-        }
         if (r.symlinkTarget() != null) {
             symlinks.put(r.ino(), r.symlinkTarget());
+        }
+        if (old == null || !sameBesidesTimestamps(old, v)) {
+            changed();
         }
     }
 
@@ -284,12 +284,12 @@ public final class MvMetaStore implements MetaStore {
 
     @Override
     public void removeInode(long ino) {
-        changed();
         inodes.remove(ino);
         symlinks.remove(ino);
         if (mv.hasMap("x." + ino)) {
             mv.removeMap(xattrs(ino));
         }
+        changed();
     }
 
     @Override
@@ -307,14 +307,14 @@ public final class MvMetaStore implements MetaStore {
 
     @Override
     public void putDirent(long dirIno, String name, long ino) {
-        changed();
         dir(dirIno).put(name, ino);
+        changed();
     }
 
     @Override
     public void removeDirent(long dirIno, String name) {
-        changed();
         dir(dirIno).remove(name);
+        changed();
     }
 
     @Override
@@ -334,18 +334,18 @@ public final class MvMetaStore implements MetaStore {
 
     @Override
     public void dropDir(long dirIno) {
-        changed();
         if (mv.hasMap("d." + dirIno)) {
             mv.removeMap(dir(dirIno));
         }
+        changed();
     }
 
     private MVMap<String, byte[]> xattrs(long ino) { return mv.openMap("x." + ino); }
 
     @Override
     public void putXattr(long ino, String name, byte[] value) {
-        changed();
         xattrs(ino).put(name, value.clone());
+        changed();
     }
 
     @Override
@@ -359,8 +359,9 @@ public final class MvMetaStore implements MetaStore {
 
     @Override
     public boolean removeXattr(long ino, String name) {
+        boolean removed = mv.hasMap("x." + ino) && xattrs(ino).remove(name) != null;
         changed();
-        return mv.hasMap("x." + ino) && xattrs(ino).remove(name) != null;
+        return removed;
     }
 
     @Override
@@ -370,14 +371,14 @@ public final class MvMetaStore implements MetaStore {
 
     @Override
     public void putExtent(long ino, ExtentRecord e) {
-        changed();
         ext(ino).put(e.fileBlock(), new long[]{e.blockCount(), e.diskBlock(), e.unwritten() ? STATE_UNWRITTEN : STATE_WRITTEN});
+        changed();
     }
 
     @Override
     public void removeExtent(long ino, long fileBlock) {
-        changed();
         ext(ino).remove(fileBlock);
+        changed();
     }
 
     @Override
@@ -404,22 +405,22 @@ public final class MvMetaStore implements MetaStore {
 
     @Override
     public void dropExtents(long ino) {
-        changed();
         if (mv.hasMap("e." + ino)) {
             mv.removeMap(ext(ino));
         }
+        changed();
     }
 
     @Override
     public void putFree(long startBlock, long blockCount) {
-        changed();
         free.put(startBlock, blockCount);
+        changed();
     }
 
     @Override
     public void removeFree(long startBlock) {
-        changed();
         free.remove(startBlock);
+        changed();
     }
 
     @Override
