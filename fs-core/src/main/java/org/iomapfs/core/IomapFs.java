@@ -240,7 +240,7 @@ public final class IomapFs implements Vfs {
         if (offset < 0) {
             throw new FsException(Errno.EINVAL, "negative offset " + offset);
         }
-        return h.isDirect() ? dio.read(in, offset, dst, ops.read) : files.read(in, offset, dst);
+        return h.isDirect() ? dio.read(in, offset, dst, ops.read) : files.read(in, h.ra, offset, dst);
     }
 
     @Override

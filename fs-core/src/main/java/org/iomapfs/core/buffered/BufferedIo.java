@@ -13,6 +13,7 @@ import org.iomapfs.core.iomap.IomapIter;
 import org.iomapfs.core.iomap.IomapOps;
 import org.iomapfs.core.iomap.IomapType;
 import org.iomapfs.core.pagecache.AddressSpace;
+import org.iomapfs.core.pagecache.FileRaState;
 import org.iomapfs.core.pagecache.Folio;
 import org.iomapfs.core.pagecache.PageFaultDeadlock;
 import org.iomapfs.core.trace.Trace;
@@ -44,9 +45,10 @@ public final class BufferedIo {
     /**
      * filemap_read: copies up to {@code dst.count()} bytes at {@code pos} out of the page cache, reading folios
      * in (with readahead) as needed, into a caller's buffer, which may be a mapping (its pages fault in as they
-     * are stored to). Caller holds i_rwsem shared. Returns the bytes read.
+     * are stored to). Caller holds i_rwsem shared. {@code ra} is the open file's readahead state: what a miss
+     * reads ({@link #syncReadaheadFolios}) and where this read ended. Returns the bytes read.
      */
-    public int read(Inode inode, long pos, IovIter dst, IomapOps readOps) {
+    public int read(Inode inode, FileRaState ra, long pos, IovIter dst, IomapOps readOps) {
         int total = 0;
         int count = dst.count();
         while (total < count) {
@@ -55,7 +57,9 @@ public final class BufferedIo {
                 break;
             }
             long idx = pos / Folio.SIZE;
-            Folio f = getUptodateFolio(inode, idx, readOps);
+            // the folios of the request from idx on (filemap_get_pages: last_index - index)
+            long req = (pos + (count - total) - 1) / Folio.SIZE - idx + 1;
+            Folio f = getUptodateFolio(inode, idx, readOps, ra, req);
             if (!f.tryGet()) {
                 continue; // reclaim freed it since the lookup: look again (filemap_get_read_batch's retry)
             }
@@ -76,17 +80,44 @@ public final class BufferedIo {
             pos += n;
             total += n;
         }
+        ra.setPrevPos(pos);
         ctx.accessed(inode);
         return total;
     }
 
-    /** filemap_get_pages + filemap_update_page: an uptodate folio at idx (not locked, may be evicted later). */
+    /**
+     * page_cache_sync_ra's choice (mm/readahead.c, ondemand_readahead before 6.10) for a miss at idx of a read
+     * that wants {@code req} folios: the whole window at the start of the file, for a read larger than the
+     * window, for a sequential miss ({@code idx - prev_index <= 1}) and where the folio before idx is cached
+     * (the trace a sequential stream leaves, try_context_readahead); otherwise a standalone random read, read as
+     * is ({@code do_page_cache_ra(ractl, req_size, 0)}), so random 4 KiB reads do not each read 32 folios.
+     */
+    int syncReadaheadFolios(Inode inode, FileRaState ra, long idx, long req) {
+        int window = ctx.config.readaheadFolios();
+        if (ra == null || idx == 0 || req > window) {
+            return window;
+        }
+        long prev = ra.prevPos();
+        if (prev >= 0 && idx >= prev / Folio.SIZE && idx - prev / Folio.SIZE <= 1) {
+            return window;
+        }
+        return inode.mapping.find(idx - 1) != null ? window : (int) req;
+    }
+
+    /**
+     * filemap_get_pages + filemap_update_page: an uptodate folio at idx (not locked, may be evicted later); a
+     * miss reads the whole readahead window (the fault paths: filemap_fault's read-around).
+     */
     public Folio getUptodateFolio(Inode inode, long idx, IomapOps readOps) {
+        return getUptodateFolio(inode, idx, readOps, null, 1);
+    }
+
+    private Folio getUptodateFolio(Inode inode, long idx, IomapOps readOps, FileRaState ra, long req) {
         AddressSpace mapping = inode.mapping;
         while (true) {
             Folio f = mapping.find(idx);
             if (f == null) {
-                readahead(inode, idx, ctx.config.readaheadFolios(), readOps);
+                readahead(inode, idx, syncReadaheadFolios(inode, ra, idx, req), readOps);
                 f = mapping.find(idx);
                 if (f == null) {
                     continue;

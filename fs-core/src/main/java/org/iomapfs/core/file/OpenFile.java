@@ -5,11 +5,16 @@ import org.iomapfs.core.api.FileType;
 import org.iomapfs.core.api.FsException;
 import org.iomapfs.core.api.OpenFlags;
 import org.iomapfs.core.inode.Inode;
+import org.iomapfs.core.pagecache.FileRaState;
 
-/** An open file (struct file): the inode, its open flags and the errseq cookie it reports from (f_wb_err). */
+/**
+ * An open file (struct file): the inode, its open flags, the errseq cookie it reports from (f_wb_err) and its
+ * readahead state (f_ra).
+ */
 public final class OpenFile {
     public final Inode inode;
     public final int flags;
+    public final FileRaState ra = new FileRaState();
     private final long[] errSince = new long[1];
 
     OpenFile(Inode inode, int flags) {

@@ -45,7 +45,7 @@ public final class UserMm {
         if (f.isDirect()) {
             return directReadInto(in, offset, dst, off, len);
         }
-        return fops.read(in, offset, dst.iov(off, len));
+        return fops.read(in, f.ra, offset, dst.iov(off, len));
     }
 
     /** write(2) from a mapping's bytes [off, off + len); the mapping may be of this very file. */

@@ -13,6 +13,7 @@ import org.iomapfs.core.hooks.HookPoint;
 import org.iomapfs.core.mount.FsContext;
 import org.iomapfs.core.inode.Inode;
 import org.iomapfs.core.iomap.IomapOps;
+import org.iomapfs.core.pagecache.FileRaState;
 import org.iomapfs.core.pagecache.Folio;
 import org.iomapfs.core.pagecache.PageFaultDeadlock;
 import org.iomapfs.core.trace.Trace;
@@ -39,11 +40,11 @@ public final class XfsFileOps {
         this.writeback = writeback;
     }
 
-    /** xfs_file_buffered_read: i_rwsem shared. */
-    public int read(Inode inode, long pos, ByteBuffer dst) {
+    /** xfs_file_buffered_read: i_rwsem shared; {@code ra} is the open file's readahead state. */
+    public int read(Inode inode, FileRaState ra, long pos, ByteBuffer dst) {
         KvecIter iov = KvecIter.acquire(dst);
         try {
-            int n = read(inode, pos, iov);
+            int n = read(inode, ra, pos, iov);
             dst.position(dst.position() + n);
             return n;
         } finally {
@@ -51,10 +52,10 @@ public final class XfsFileOps {
         }
     }
 
-    public int read(Inode inode, long pos, IovIter dst) {
+    public int read(Inode inode, FileRaState ra, long pos, IovIter dst) {
         inode.iRwsem.readLock().lock();
         try {
-            return bio.read(inode, pos, dst, ops.read);
+            return bio.read(inode, ra, pos, dst, ops.read);
         } finally {
             inode.iRwsem.readLock().unlock();
         }
