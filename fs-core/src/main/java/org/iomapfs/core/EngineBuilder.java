@@ -71,7 +71,7 @@ final class EngineBuilder {
         Superblock sb = store.superblock();
         EngineMetrics metrics = new EngineMetrics(config.registry());
         PageCache cache = new PageCache(metrics, config.cacheBytes());
-        metrics.bindFootprint(cache::cachedFolios, cache::budgetBytes, cache::lruLength, store::fileBytes, Folio.SIZE);
+        metrics.bindFootprint(cache::cachedFolios, cache::budgetBytes, cache::lruLength, store::fileBytes, Folio.PAGE_SIZE);
         Allocator alloc = new Allocator(store, sb.blockCount() - Superblock.FIRST_DATA_BLOCK);
         InodeCache inodes = new InodeCache(store, cache, alloc);
         FsContext ctx = new FsContext(store, dev, alloc, cache, metrics, config, inodes::get, inodes::all);

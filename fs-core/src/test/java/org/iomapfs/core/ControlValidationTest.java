@@ -69,6 +69,7 @@ class ControlValidationTest {
         "inject/copyin_bytes|-3", "inject/wb_submit_eio|2", "inject/wb_complete_eio|x",
         "inject/seed|0x10", "inject/target_ino|-1", "inject/target_range|9-3", "inject/target_range|5",
         "inject/nth|-2", "inject/cache_bytes|4095", "inject/reclaim_every_ms|60001", "cache_bytes|-5",
+        "max_folio_order|7", "max_folio_order|-1", "max_folio_order|two",
         "inject/block_ino|-1", "inject/block_ino|ino5",
         "drop_caches|2", "sync|yes", "trace|reset", "invalidate|some", "invalidate|''", "profile|nope",
         "profile|PUNCH-DELALLOC",

@@ -150,11 +150,13 @@ class EvictUnderWritebackTest {
      * Eviction waits for the writeback in flight, not for the rest of the file: background writeback stops
      * starting folios of an inode being freed (writeback_sb_inodes skips I_FREEING; evict() waits only for the
      * chunk in flight). The flusher is held while mapping the third folio, the unlink starts eviction, then the
-     * flusher goes on: it must map no later folio.
+     * flusher goes on: it must map no later folio. Single-page folios, so that the third block is the third folio
+     * (in one large folio the blocks after it belong to the folio in flight).
      */
     @Test
     void unlinkWaitsOnlyForTheWritebackAlreadyStarted() throws Exception {
         open();
+        fs.controls().write("max_folio_order", "0");
         long fh = writeFile("/victim", 1);
         fs.release(fh);
         Inode victim = fs.inode("/victim");

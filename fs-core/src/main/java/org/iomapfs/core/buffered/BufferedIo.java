@@ -56,9 +56,9 @@ public final class BufferedIo {
             if (pos >= size) {
                 break;
             }
-            long idx = pos / Folio.SIZE;
-            // the folios of the request from idx on (filemap_get_pages: last_index - index)
-            long req = (pos + (count - total) - 1) / Folio.SIZE - idx + 1;
+            long idx = pos / Folio.PAGE_SIZE;
+            // the pages of the request from idx on (filemap_get_pages: last_index - index)
+            long req = (pos + (count - total) - 1) / Folio.PAGE_SIZE - idx + 1;
             Folio f = getUptodateFolio(inode, idx, readOps, ra, req);
             if (!f.tryGet()) {
                 continue; // reclaim freed it since the lookup: look again (filemap_get_read_batch's retry)
@@ -68,7 +68,7 @@ public final class BufferedIo {
                 // i_size must be checked after the folio is uptodate (filemap_read).
                 size = inode.size();
                 int off = (int) (pos - f.pos());
-                n = (int) Math.min(Math.min(Folio.SIZE - off, count - total), size - pos);
+                n = (int) Math.min(Math.min(f.size() - off, count - total), size - pos);
                 if (n <= 0) {
                     break;
                 }
@@ -98,14 +98,14 @@ public final class BufferedIo {
             return window;
         }
         long prev = ra.prevPos();
-        if (prev >= 0 && idx >= prev / Folio.SIZE && idx - prev / Folio.SIZE <= 1) {
+        if (prev >= 0 && idx >= prev / Folio.PAGE_SIZE && idx - prev / Folio.PAGE_SIZE <= 1) {
             return window;
         }
         return inode.mapping.find(idx - 1) != null ? window : (int) req;
     }
 
     /**
-     * filemap_get_pages + filemap_update_page: an uptodate folio at idx (not locked, may be evicted later); a
+     * filemap_get_pages + filemap_update_page: the uptodate folio holding page idx (not locked, may be evicted later); a
      * miss reads the whole readahead window (the fault paths: filemap_fault's read-around).
      */
     public Folio getUptodateFolio(Inode inode, long idx, IomapOps readOps) {
@@ -146,7 +146,7 @@ public final class BufferedIo {
      * is cached, up to the next cached folio) and reads them as one batch (iomap_readahead).
      */
     void readahead(Inode inode, long idx, int n, IomapOps readOps) {
-        long lastIdx = Math.max(idx, (inode.size() - 1) / Folio.SIZE);
+        long lastIdx = Math.max(idx, (inode.size() - 1) / Folio.PAGE_SIZE);
         Folio[] batch = new Folio[n];
         int count = 0;
         for (long i = idx; i < idx + n && i <= lastIdx; i++) {
@@ -175,7 +175,8 @@ public final class BufferedIo {
     private static final ThreadLocal<byte[]> RA_STAGING = new ThreadLocal<>();
 
     /**
-     * iomap_readahead over locked, contiguous folios {@code batch[0..count)}: one mapping walk over the whole
+     * iomap_readahead over locked, contiguous single-page folios {@code batch[0..count)} (readahead adds no large
+     * folios here): one mapping walk over the whole
      * range, and one read of the image per run of blocks that are contiguous in the file and on the image (as
      * iomap_readpage_iter adds contiguous blocks to one bio), instead of one read per block or folio. Blocks
      * that hold no data are zeroed.
@@ -186,7 +187,7 @@ public final class BufferedIo {
             batch[i].attachState(bs);
         }
         long start = batch[0].pos();
-        IomapIter iter = new IomapIter(inode, start, (long) count * Folio.SIZE, 0, readOps, ctx.metrics);
+        IomapIter iter = new IomapIter(inode, start, (long) count * Folio.PAGE_SIZE, 0, readOps, ctx.metrics);
         iter.run(it -> readIter(it, batch, start));
     }
 
@@ -195,7 +196,7 @@ public final class BufferedIo {
         long pos = it.pos;
         long end = pos + it.length();
         while (pos < end) {
-            Folio f = batch[(int) ((pos - start) / Folio.SIZE)];
+            Folio f = batch[(int) ((pos - start) / Folio.PAGE_SIZE)];
             int off = (int) (pos - f.pos());
             if (f.blockUptodate(off / bs)) {
                 pos += bs;
@@ -210,27 +211,27 @@ public final class BufferedIo {
             // a run of blocks to read: one mapping is contiguous on the image
             long runEnd = pos + bs;
             while (runEnd < end) {
-                Folio g = batch[(int) ((runEnd - start) / Folio.SIZE)];
+                Folio g = batch[(int) ((runEnd - start) / Folio.PAGE_SIZE)];
                 if (g.blockUptodate((int) (runEnd - g.pos()) / bs) || blockNeedsZeroing(it, runEnd)) {
                     break;
                 }
                 runEnd += bs;
             }
             int runLen = (int) (runEnd - pos);
-            if (off + runLen <= Folio.SIZE) {
+            if (off + runLen <= f.size()) {
                 ctx.dev.read(it.iomap.addrOf(pos), f.data(), off, runLen);
                 f.setRangeUptodate(off, runLen, bs);
             } else {
                 byte[] staging = RA_STAGING.get();
                 if (staging == null || staging.length < runLen) {
-                    staging = new byte[Math.max(runLen, ctx.config.readaheadFolios() * Folio.SIZE)];
+                    staging = new byte[Math.max(runLen, ctx.config.readaheadFolios() * Folio.PAGE_SIZE)];
                     RA_STAGING.set(staging);
                 }
                 ctx.dev.read(it.iomap.addrOf(pos), staging, 0, runLen);
                 for (long p = pos; p < runEnd; ) {
-                    Folio g = batch[(int) ((p - start) / Folio.SIZE)];
+                    Folio g = batch[(int) ((p - start) / Folio.PAGE_SIZE)];
                     int goff = (int) (p - g.pos());
-                    int n = (int) Math.min(Folio.SIZE - goff, runEnd - p);
+                    int n = (int) Math.min(g.size() - goff, runEnd - p);
                     System.arraycopy(staging, (int) (p - pos), g.data(), goff, n);
                     g.setRangeUptodate(goff, n, bs);
                     p += n;
@@ -248,7 +249,7 @@ public final class BufferedIo {
     public void readFolio(Inode inode, Folio f, IomapOps readOps) {
         int bs = inode.blockSize;
         f.attachState(bs);
-        IomapIter iter = new IomapIter(inode, f.pos(), Folio.SIZE, 0, readOps, ctx.metrics);
+        IomapIter iter = new IomapIter(inode, f.pos(), f.size(), 0, readOps, ctx.metrics);
         iter.run(it -> {
             long pos = it.pos;
             long end = pos + it.length();
@@ -344,15 +345,19 @@ public final class BufferedIo {
         }
     }
 
-    /** iomap_write_iter: copies into one folio at a time under one mapping. */
+    /**
+     * iomap_write_iter: copies into one folio at a time under one mapping, in chunks of the mapping's largest
+     * folio size, each trimmed to the folio write_begin returned (6.6).
+     */
     long writeIter(IomapIter iter, IovIter src, int srcPos, boolean nofault) {
         long length = iter.length();
         long pos = iter.pos;
         long written = 0;
+        int chunk = Folio.PAGE_SIZE << iter.inode.mapping.maxFolioOrder();
         ctx.hooks.fire(HookPoint.WRITE_AFTER_BEGIN, iter.inode, pos);
         while (length > 0) {
-            int offset = (int) (pos % Folio.SIZE);
-            int bytes = (int) Math.min(Folio.SIZE - offset, length);
+            int offset = (int) (pos & (chunk - 1));
+            int bytes = (int) Math.min(chunk - offset, length);
             Folio folio;
             try {
                 folio = writeBegin(iter, pos, bytes);
@@ -365,6 +370,8 @@ public final class BufferedIo {
             if (folio == null) {
                 break;
             }
+            offset = (int) (pos - folio.pos());
+            bytes = Math.min(bytes, folio.size() - offset);
             int copied;
             try {
                 copied = copyIn(iter.inode, pos, src, srcPos + (int) written, folio, offset, bytes, nofault);
@@ -398,12 +405,13 @@ public final class BufferedIo {
     }
 
     /**
-     * iomap_write_begin: the locked folio for [pos, pos + len), or null when the cached mapping went stale
-     * (IOMAP_F_STALE set, the short write ends this iteration and the iterator maps again).
+     * iomap_write_begin: the locked folio holding pos, new ones sized for [pos, pos + len) (fgf_set_order), or
+     * null when the cached mapping went stale (IOMAP_F_STALE set, the short write ends this iteration and the
+     * iterator maps again). The blocks prepared are those of [pos, pos + len) inside the folio.
      */
     Folio writeBegin(IomapIter iter, long pos, int len) {
         Inode inode = iter.inode;
-        Folio folio = inode.mapping.grabLocked(pos / Folio.SIZE);
+        Folio folio = inode.mapping.grabLocked(pos / Folio.PAGE_SIZE, folioOrder(len));
         // d7b64041164c "iomap: write iomap validity checks": with the folio locked, check that the mapping
         // cached since ->iomap_begin still describes the file; writeback, I/O completion and reclaim may
         // have changed the extent (and evicted the folio) while the write was copying other folios.
@@ -423,13 +431,19 @@ public final class BufferedIo {
             return null;
         }
         try {
-            blockStart(iter, folio, pos, len);
+            blockStart(iter, folio, pos, (int) Math.min(len, folio.pos() + folio.size() - pos));
         } catch (RuntimeException e) {
             folio.unlock();
             writeFailed(inode, pos, len);
             throw e;
         }
         return folio;
+    }
+
+    /** fgf_set_order: the order of a folio no larger than {@code len} bytes (0 up to two pages). */
+    static int folioOrder(long len) {
+        int shift = 63 - Long.numberOfLeadingZeros(Math.max(1, len));
+        return Math.max(0, shift - Folio.PAGE_SHIFT);
     }
 
     /** __iomap_write_begin: brings the blocks a partial write touches uptodate, by zeroing or reading. */
@@ -440,7 +454,7 @@ public final class BufferedIo {
         long blockEnd = Blocks.roundUp(pos + len, bs);
         int from = (int) (pos - folio.pos());
         int to = from + len;
-        if (pos <= folio.pos() && pos + len >= folio.pos() + Folio.SIZE) {
+        if (pos <= folio.pos() && pos + len >= folio.pos() + folio.size()) {
             return;
         }
         folio.attachState(bs);
@@ -490,7 +504,7 @@ public final class BufferedIo {
         long isize = inode.size();
         long origPos = pos;
         int poff = (int) (pos - folio.pos());
-        int plen = (int) Math.min(Folio.SIZE - poff, length);
+        int plen = (int) Math.min(folio.size() - poff, length);
         int first = poff / bs;
         int last = (poff + plen - 1) / bs;
         if (folio.hasState()) {
@@ -562,7 +576,7 @@ public final class BufferedIo {
 
     /** truncate_pagecache_range beyond EOF; only folios entirely past EOF are deleted, others are kept. */
     private void truncateBeyondEof(Inode inode, long start, long end) {
-        long firstWhole = (start + Folio.SIZE - 1) / Folio.SIZE * Folio.SIZE;
+        long firstWhole = (start + Folio.PAGE_SIZE - 1) / Folio.PAGE_SIZE * Folio.PAGE_SIZE;
         if (firstWhole <= end) {
             inode.mapping.truncateRange(firstWhole, end);
         }
@@ -589,12 +603,12 @@ public final class BufferedIo {
             return length;
         }
         do {
-            int offset = (int) (pos % Folio.SIZE);
-            int bytes = (int) Math.min(Folio.SIZE - offset, length);
+            int bytes = (int) Math.min(Folio.PAGE_SIZE - pos % Folio.PAGE_SIZE, length);
             Folio folio = writeBegin(iter, pos, bytes);
             if (folio == null) {
                 break;
             }
+            int offset = (int) (pos - folio.pos());
             Arrays.fill(folio.data(), offset, offset + bytes, (byte) 0);
             int n = writeEnd(iter, pos, bytes, bytes, folio);
             if (n == 0) {
@@ -628,12 +642,13 @@ public final class BufferedIo {
     }
 
     /**
-     * filemap_fault + iomap_page_mkwrite: returns the folio at idx locked, uptodate and dirty, with blocks
+     * filemap_fault + iomap_page_mkwrite: returns the folio holding page idx locked, uptodate and dirty (all of it,
+     * as iomap_folio_mkwrite_iter dirties a large folio whole), with blocks
      * reserved, or null if it lies beyond EOF (SIGBUS). {@code store} (may be null) runs in each iteration.
      */
     public Folio pageMkwrite(Inode inode, long idx, IomapOps ops, IomapOps readOps, FaultStore store) {
         while (true) {
-            if (idx * Folio.SIZE >= inode.size()) {
+            if (idx * Folio.PAGE_SIZE >= inode.size()) {
                 return null;
             }
             Folio folio = getUptodateFolio(inode, idx, readOps);
@@ -697,7 +712,7 @@ public final class BufferedIo {
         if (folio.pos() >= size || folio.isRemoved()) {
             return -1;
         }
-        return Math.min(Folio.SIZE, size - folio.pos());
+        return Math.min(folio.size(), size - folio.pos());
     }
 
     /**
@@ -709,11 +724,11 @@ public final class BufferedIo {
         if (!folio.isUptodate()) {
             ctx.metrics.warn("mkwrite_not_uptodate");
             ctx.bugs.fired(Bug.MKWRITE_NOT_UPTODATE);
-            ctx.invalidateCached(iter.inode.ino, folio.pos(), Folio.SIZE, CacheInvalidation.Cause.BUG_FIRED);
-            ctx.trace.emit(Trace.Event.BUG, iter.inode.ino, folio.pos(), Folio.SIZE, "WARN page_mkwrite on a !uptodate folio");
+            ctx.invalidateCached(iter.inode.ino, folio.pos(), folio.size(), CacheInvalidation.Cause.BUG_FIRED);
+            ctx.trace.emit(Trace.Event.BUG, iter.inode.ino, folio.pos(), folio.size(), "WARN page_mkwrite on a !uptodate folio");
         }
         folio.attachState(iter.inode.blockSize);
-        folio.setRangeDirty(0, Folio.SIZE, iter.inode.blockSize);
+        folio.setRangeDirty(0, folio.size(), iter.inode.blockSize);
         iter.inode.mapping.dirtyFolio(folio);
         return iter.length();
     }
@@ -756,9 +771,9 @@ public final class BufferedIo {
     /** iomap_write_delalloc_scan: keeps delalloc under dirty folios. Returns the new punch start. */
     private long delallocScan(Inode inode, long punchStart, long start, long end, DelallocRelease punch) {
         while (start < end) {
-            long idx = start / Folio.SIZE;
+            long idx = start / Folio.PAGE_SIZE;
             Folio folio = inode.mapping.lockFolio(idx);
-            long next = (idx + 1) * Folio.SIZE;
+            long next = folio != null ? folio.pos() + folio.size() : (idx + 1) * Folio.PAGE_SIZE;
             if (folio != null) {
                 try {
                     if (folio.isDirty()) {

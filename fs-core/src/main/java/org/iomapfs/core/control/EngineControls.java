@@ -13,12 +13,14 @@ import org.iomapfs.core.mount.FsContext;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.iomapfs.core.pagecache.PageCache;
 import java.util.Map;
 import java.util.stream.Collectors;
 
 /**
  * The engine's control keys (its /sys/fs/xfs/DEV/errortag/): parses and applies {@code mode}, {@code bugs/NAME},
- * {@code inject/KNOB}, {@code drop_caches}, {@code sync}, {@code trace}, {@code cache_bytes}, {@code invalidate}
+ * {@code inject/KNOB}, {@code drop_caches}, {@code sync}, {@code trace}, {@code cache_bytes},
+ * {@code max_folio_order} (the largest folio the buffered write path creates from now on), {@code invalidate}
  * (which ranges the engine hands to the cache in front of it: {@link CacheInvalidation.Mode}), {@code profile}
  * (a named set of injections, {@link Profiles}), and renders the
  * read-only {@code metrics} and {@code lockdep}. {@code drop_caches} and {@code sync} run the mounted
@@ -35,7 +37,7 @@ public final class EngineControls implements Controls {
         for (Injector.Knob knob : Injector.Knob.values()) {
             k.add("inject/" + knob.id);
         }
-        k.addAll(List.of("metrics", "trace", "drop_caches", "sync", "cache_bytes", "lockdep", "invalidate", "profile", "mount"));
+        k.addAll(List.of("metrics", "trace", "drop_caches", "sync", "cache_bytes", "max_folio_order", "lockdep", "invalidate", "profile", "mount"));
         KEYS = List.copyOf(k);
     }
 
@@ -105,6 +107,7 @@ public final class EngineControls implements Controls {
             case "trace" -> ctx.trace.dump();
             case "drop_caches", "sync" -> "0\n";
             case "cache_bytes" -> ctx.cache.budgetBytes() + "\n";
+            case "max_folio_order" -> ctx.cache.maxFolioOrder() + "\n";
             case "lockdep" -> lockdepText();
             case "invalidate" -> ctx.invalidationMode().id + "\n";
             case "profile" -> profile + "\n";
@@ -142,6 +145,7 @@ public final class EngineControls implements Controls {
                 ctx.trace.clear();
             }
             case "cache_bytes" -> ctx.inject.write(Injector.Knob.CACHE_BYTES, v);
+            case "max_folio_order" -> ctx.cache.setMaxFolioOrder(parseOrder(v));
             case "invalidate" -> {
                 CacheInvalidation.Mode m = CacheInvalidation.Mode.byId(v);
                 if (m == null) {
@@ -172,6 +176,17 @@ public final class EngineControls implements Controls {
         }
         List<String> r = LockOrder.LOCKDEP.reports();
         return r.isEmpty() ? "on, no report\n" : String.join("\n", r);
+    }
+
+    private static int parseOrder(String v) {
+        if (v.matches("[0-9]{1,2}")) {
+            int o = Integer.parseInt(v);
+            if (o <= PageCache.MAX_FOLIO_ORDER) {
+                return o;
+            }
+        }
+        throw new FsException(Errno.EINVAL, "max_folio_order takes an integer in [0, " + PageCache.MAX_FOLIO_ORDER
+                + "] (pages as a power of two), not '" + v + "'");
     }
 
     private static void requireOne(String key, String v) {

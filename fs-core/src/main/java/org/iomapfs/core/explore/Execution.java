@@ -54,7 +54,7 @@ public final class Execution {
     }
 
     /** What a thread's shared mapping of the file covers. */
-    static final int MAP_BYTES = 16 * Folio.SIZE;
+    static final int MAP_BYTES = 16 * Folio.PAGE_SIZE;
 
     /** The shared template image (made once per directory) that each run copies. */
     private final Path dir;
@@ -110,6 +110,7 @@ public final class Execution {
             Sched.opening = null;
         }
         try {
+            fs.context().cache.setMaxFolioOrder(sc.folioOrder());
             long freeBefore = fs.statfs().freeBlocks();
             long fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
             long dfh = fs.open("/f", OpenFlags.O_RDWR | OpenFlags.O_DIRECT);
@@ -387,13 +388,13 @@ public final class Execution {
                 yield op.len();
             }
             case "mapread" -> {
-                long start = op.arg() / Folio.SIZE * Folio.SIZE;
+                long start = op.arg() / Folio.PAGE_SIZE * Folio.PAGE_SIZE;
                 try (MappedRegion m = fs.mm().map(f.fh, start, (int) (op.arg() - start + op.len()))) {
                     yield fs.mm().read(f.dfh, op.off(), m, (int) (op.arg() - start), (int) op.len());
                 }
             }
             case "writefrommap" -> {
-                long start = op.arg() / Folio.SIZE * Folio.SIZE;
+                long start = op.arg() / Folio.PAGE_SIZE * Folio.PAGE_SIZE;
                 try (MappedRegion m = fs.mm().map(f.fh, start, (int) (op.arg() - start + op.len()))) {
                     yield fs.mm().write(f.fh, op.off(), m, (int) (op.arg() - start), (int) op.len());
                 }

@@ -39,11 +39,13 @@ import java.util.Random;
  * {@code punch OFF LEN}, {@code zero OFF LEN}, {@code fallocate OFF LEN [keep]}, {@code mapread OFF LEN MAPOFF}
  * (O_DIRECT read into a shared mapping of the same file at MAPOFF), {@code writefrommap OFF LEN MAPOFF}
  * (write(2) whose source is a mapping of the same file at MAPOFF). DATA is {@code byte:0xNN} or
- * {@code seed:N} (seeded random bytes). {@code blocksize N} (default 4096) formats the image with smaller blocks. I/O completion is the engine's own worker ("ioend"), run as one more
+ * {@code seed:N} (seeded random bytes). {@code blocksize N} (default 4096) formats the image with smaller blocks.
+ * {@code folio_order N} (default 0) lets buffered writes create folios of up to 2^N pages: the bundled scenarios
+ * are the kernels of the bug fixes, with single-page folios. I/O completion is the engine's own worker ("ioend"), run as one more
  * thread of the scenario whenever ioends are queued.
  */
-public record Scenario(String name, String bug, long cacheBytes, int blockSize, List<Op> setup, List<List<Op>> threads,
-                       List<String> threadNames, String text) {
+public record Scenario(String name, String bug, long cacheBytes, int blockSize, int folioOrder, List<Op> setup,
+                       List<List<Op>> threads, List<String> threadNames, String text) {
     private static final java.util.Map<String, byte[]> BYTES = new java.util.concurrent.ConcurrentHashMap<>();
 
     /** One operation; {@code line} is its text, used to print and save it. */
@@ -96,6 +98,7 @@ public record Scenario(String name, String bug, long cacheBytes, int blockSize, 
         String bug = null;
         long cache = 1L << 20;
         int bs = 4096;
+        int order = 0;
         List<Op> setup = new ArrayList<>();
         List<List<Op>> threads = new ArrayList<>();
         List<String> names = new ArrayList<>();
@@ -114,6 +117,13 @@ public record Scenario(String name, String bug, long cacheBytes, int blockSize, 
                     case "bug" -> bug = w[1];
                     case "cache" -> cache = parse(w[1]);
                     case "blocksize" -> bs = (int) parse(w[1]);
+                    case "folio_order" -> {
+                        order = (int) parse(w[1]);
+                        if (order < 0 || order > org.iomapfs.core.pagecache.PageCache.MAX_FOLIO_ORDER) {
+                            throw new IllegalArgumentException("folio_order takes 0.."
+                                    + org.iomapfs.core.pagecache.PageCache.MAX_FOLIO_ORDER + ", not " + w[1]);
+                        }
+                    }
                     case "setup" -> cur = setup;
                     case "thread" -> {
                         cur = new ArrayList<>();
@@ -134,7 +144,7 @@ public record Scenario(String name, String bug, long cacheBytes, int blockSize, 
         if (threads.isEmpty()) {
             throw new IllegalArgumentException("scenario " + defaultName + ": no thread");
         }
-        return new Scenario(name, bug, cache, bs, setup, threads, names, text);
+        return new Scenario(name, bug, cache, bs, order, setup, threads, names, text);
     }
 
     private static Op op(String[] w, String line) {
@@ -206,7 +216,7 @@ public record Scenario(String name, String bug, long cacheBytes, int blockSize, 
             ts.add(new ArrayList<>(t));
         }
         ts.get(thread).remove(index);
-        return new Scenario(name, bug, cacheBytes, blockSize, setup, ts, threadNames, text);
+        return new Scenario(name, bug, cacheBytes, blockSize, folioOrder, setup, ts, threadNames, text);
     }
 
     /** The scenario in its file format (what a saved schedule carries: a shrunk scenario has no file of its own). */
@@ -218,6 +228,9 @@ public record Scenario(String name, String bug, long cacheBytes, int blockSize, 
         sb.append("cache ").append(cacheBytes).append('\n');
         if (blockSize != 4096) {
             sb.append("blocksize ").append(blockSize).append('\n');
+        }
+        if (folioOrder != 0) {
+            sb.append("folio_order ").append(folioOrder).append('\n');
         }
         if (!setup.isEmpty()) {
             sb.append("setup\n");

@@ -8,7 +8,7 @@ final class Steps {
     private Steps() { }
 
     static String describe(Object kind, long pos, int blockSize) {
-        long folio = pos / Folio.SIZE;
+        long folio = pos / Folio.PAGE_SIZE;
         long block = pos / blockSize;
         if (!(kind instanceof HookPoint p)) {
             return kind + " at " + pos;

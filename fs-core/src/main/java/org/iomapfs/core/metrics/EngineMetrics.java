@@ -44,9 +44,9 @@ public final class EngineMetrics {
         cacheMisses = Counter.builder("iomapfs.pagecache.misses").description("folio lookups that had to create the folio").register(registry);
         cacheEvictions = Counter.builder("iomapfs.pagecache.evictions").description("clean folios reclaimed").register(registry);
         dirtyThrottled = Counter.builder("iomapfs.pagecache.dirty.throttled").description("writes paused over the dirty limit (balance_dirty_pages)").register(registry);
-        Gauge.builder("iomapfs.pagecache.folios", cachedFolios, AtomicLong::get).register(registry);
-        Gauge.builder("iomapfs.pagecache.dirty", dirtyFolios, AtomicLong::get).description("dirty folios").register(registry);
-        Gauge.builder("iomapfs.pagecache.writeback", writebackFolios, AtomicLong::get).description("folios under writeback").register(registry);
+        Gauge.builder("iomapfs.pagecache.folios", cachedFolios, AtomicLong::get).description("cached pages (a large folio counts its pages)").register(registry);
+        Gauge.builder("iomapfs.pagecache.dirty", dirtyFolios, AtomicLong::get).description("dirty pages").register(registry);
+        Gauge.builder("iomapfs.pagecache.writeback", writebackFolios, AtomicLong::get).description("pages under writeback").register(registry);
         iomapBegins = Counter.builder("iomapfs.iomap.begins").register(registry);
         staleMaps = Counter.builder("iomapfs.iomap.stale").description("cached iomaps found stale by ->iomap_valid").register(registry);
         remaps = Counter.builder("iomapfs.iomap.remaps").description("iomap_begin calls made to replace a stale map").register(registry);
@@ -73,7 +73,7 @@ public final class EngineMetrics {
                 () -> ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getCommitted());
         bytes("iomapfs.jvm.heap.max", "the heap limit (-Xmx)",
                 () -> ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getMax());
-        bytes("iomapfs.pagecache.cached", "cached folios times the folio size",
+        bytes("iomapfs.pagecache.cached", "cached pages times the page size",
                 () -> cachedFolios.getAsLong() * folioSize);
         bytes("iomapfs.pagecache.budget", "the page-cache budget reclaim keeps the cache near", budgetBytes);
         Gauge.builder("iomapfs.pagecache.lru", () -> lruFolios.getAsLong()).description("folios on the reclaim LRU list")

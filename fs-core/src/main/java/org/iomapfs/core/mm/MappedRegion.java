@@ -17,7 +17,8 @@ import java.util.List;
  * writeback write-protects every mapping of a folio it cleans (folio_mkclean), and reclaim or truncate removing
  * the folio zaps the entry. A region can serve as the buffer of read(2), write(2) and direct I/O
  * ({@link #iov}), including a buffer mapped from the very file being read or written (the gfs2 case), and can
- * have its pages pinned by a direct I/O ({@link #pinForWrite}, pin_user_pages with FOLL_WRITE).
+ * have its pages pinned by a direct I/O ({@link #pinForWrite}, pin_user_pages with FOLL_WRITE). Entries are
+ * per page; the pages of a large folio each map their part of it.
  */
 public final class MappedRegion implements AutoCloseable {
     private final XfsFileOps files;
@@ -31,14 +32,14 @@ public final class MappedRegion implements AutoCloseable {
 
     /** Maps [offset, offset + length) of the file; offset must be page aligned (mmap's rule). */
     public MappedRegion(XfsFileOps files, Inode inode, long offset, int length) {
-        if (offset % Folio.SIZE != 0 || offset < 0 || length <= 0) {
+        if (offset % Folio.PAGE_SIZE != 0 || offset < 0 || length <= 0) {
             throw new FsException(Errno.EINVAL, "mmap needs a page-aligned offset and a positive length, not " + offset + "+" + length);
         }
         this.files = files;
         this.inode = inode;
         this.offset = offset;
         this.length = length;
-        int pages = (length + Folio.SIZE - 1) / Folio.SIZE;
+        int pages = (length + Folio.PAGE_SIZE - 1) / Folio.PAGE_SIZE;
         pte = new Folio[pages];
         pteGen = new int[pages];
         writable = new boolean[pages];
@@ -80,7 +81,7 @@ public final class MappedRegion implements AutoCloseable {
         writable[p] = w;
     }
 
-    private long index(int p) { return offset / Folio.SIZE + p; }
+    private long index(int p) { return offset / Folio.PAGE_SIZE + p; }
 
     private static FsException sigbus(long pos) {
         return new FsException(Errno.EFAULT, "SIGBUS: access at file offset " + pos + " beyond EOF");
@@ -90,7 +91,7 @@ public final class MappedRegion implements AutoCloseable {
     private Folio faultRead(int p) {
         Folio f = files.readFault(inode, index(p));
         if (f == null) {
-            throw sigbus(index(p) * Folio.SIZE);
+            throw sigbus(index(p) * Folio.PAGE_SIZE);
         }
         install(p, f, false);
         return f;
@@ -100,7 +101,7 @@ public final class MappedRegion implements AutoCloseable {
     private Folio faultWrite(int p) {
         Folio f = files.writeFault(inode, index(p), present(p));
         if (f == null) {
-            throw sigbus(index(p) * Folio.SIZE);
+            throw sigbus(index(p) * Folio.PAGE_SIZE);
         }
         install(p, f, true);
         return f;
@@ -110,9 +111,9 @@ public final class MappedRegion implements AutoCloseable {
     public void store(int off, byte[] src, int o, int n) {
         check(off, n);
         while (n > 0) {
-            int p = (int) ((offset + off) / Folio.SIZE - offset / Folio.SIZE);
-            int in = (int) ((offset + off) % Folio.SIZE);
-            int k = Math.min(n, Folio.SIZE - in);
+            int p = (int) ((offset + off) / Folio.PAGE_SIZE - offset / Folio.PAGE_SIZE);
+            int in = (int) ((offset + off) % Folio.PAGE_SIZE);
+            int k = Math.min(n, Folio.PAGE_SIZE - in);
             Folio f = present(p);
             boolean done = false;
             if (f != null) {
@@ -120,7 +121,7 @@ public final class MappedRegion implements AutoCloseable {
                 f.lock();
                 try {
                     if (!f.isRemoved() && writableNow(p, f)) {
-                        System.arraycopy(src, o, f.data(), in, k);
+                        System.arraycopy(src, o, f.data(), (int) (offset + off - f.pos()), k);
                         done = true;
                     }
                 } finally {
@@ -130,7 +131,7 @@ public final class MappedRegion implements AutoCloseable {
             if (!done) {
                 Folio g = faultWrite(p);
                 try {
-                    System.arraycopy(src, o, g.data(), in, k);
+                    System.arraycopy(src, o, g.data(), (int) (offset + off - g.pos()), k);
                 } finally {
                     g.unlock();
                 }
@@ -151,9 +152,9 @@ public final class MappedRegion implements AutoCloseable {
     private int copyOut(int off, byte[] dst, int o, int n, boolean nofault) {
         int done = 0;
         while (done < n) {
-            int p = (int) ((offset + off + done) / Folio.SIZE - offset / Folio.SIZE);
-            int in = (int) ((offset + off + done) % Folio.SIZE);
-            int k = Math.min(n - done, Folio.SIZE - in);
+            int p = (int) ((offset + off + done) / Folio.PAGE_SIZE - offset / Folio.PAGE_SIZE);
+            int in = (int) ((offset + off + done) % Folio.PAGE_SIZE);
+            int k = Math.min(n - done, Folio.PAGE_SIZE - in);
             Folio f = present(p);
             if (f != null && !f.tryGet()) {
                 f = null; // reclaim freed it: its PTE is stale
@@ -168,7 +169,7 @@ public final class MappedRegion implements AutoCloseable {
                 }
             }
             try {
-                System.arraycopy(f.data(), in, dst, o + done, k);
+                System.arraycopy(f.data(), (int) (offset + off + done - f.pos()), dst, o + done, k);
             } finally {
                 f.put();
             }
@@ -198,8 +199,8 @@ public final class MappedRegion implements AutoCloseable {
             public int faultInReadable(int o, int n) {
                 int done = 0;
                 while (done < n) {
-                    int p = (int) ((offset + off + o + done) / Folio.SIZE - offset / Folio.SIZE);
-                    int in = (int) ((offset + off + o + done) % Folio.SIZE);
+                    int p = (int) ((offset + off + o + done) / Folio.PAGE_SIZE - offset / Folio.PAGE_SIZE);
+                    int in = (int) ((offset + off + o + done) % Folio.PAGE_SIZE);
                     try {
                         if (present(p) == null) {
                             faultRead(p);
@@ -207,14 +208,14 @@ public final class MappedRegion implements AutoCloseable {
                     } catch (FsException e) {
                         return n - done;
                     }
-                    done += Math.min(n - done, Folio.SIZE - in);
+                    done += Math.min(n - done, Folio.PAGE_SIZE - in);
                 }
                 return 0;
             }
         };
     }
 
-    /** Pages pinned by {@link #pinForWrite}: each folio with the region offset where its part starts. */
+    /** Pages pinned by {@link #pinForWrite}: the folio of each page (a large folio once per page, pinned as often). */
     public record Pinned(List<Folio> folios, int off, int len) {
         public void unpin() {
             folios.forEach(Folio::unpin);
@@ -229,8 +230,8 @@ public final class MappedRegion implements AutoCloseable {
     public Pinned pinForWrite(int off, int len) {
         check(off, len);
         List<Folio> out = new ArrayList<>();
-        int first = (int) ((offset + off) / Folio.SIZE - offset / Folio.SIZE);
-        int last = (int) ((offset + off + len - 1) / Folio.SIZE - offset / Folio.SIZE);
+        int first = (int) ((offset + off) / Folio.PAGE_SIZE - offset / Folio.PAGE_SIZE);
+        int last = (int) ((offset + off + len - 1) / Folio.PAGE_SIZE - offset / Folio.PAGE_SIZE);
         for (int p = first; p <= last; p++) {
             Folio f = present(p);
             boolean pinned = false;

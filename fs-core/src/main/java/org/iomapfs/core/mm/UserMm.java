@@ -72,9 +72,14 @@ public final class UserMm {
             byte[] tmp = new byte[len];
             int n = dio.read(in, offset, ByteBuffer.wrap(tmp), ops.read);
             int done = 0;
+            Folio prev = null;
             for (Folio f : pins.folios()) {
+                if (f == prev) {
+                    continue; // the next page of the same large folio: its whole part was stored already
+                }
+                prev = f;
                 long from = Math.max(f.pos(), dst.fileOffset(off));
-                long to = Math.min(f.pos() + Folio.SIZE, dst.fileOffset(off) + n);
+                long to = Math.min(f.pos() + f.size(), dst.fileOffset(off) + n);
                 if (from < to) {
                     System.arraycopy(tmp, (int) (from - dst.fileOffset(off)), f.data(), (int) (from - f.pos()), (int) (to - from));
                     done += (int) (to - from);
@@ -82,7 +87,7 @@ public final class UserMm {
                 f.lock();
                 try {
                     if (!f.isRemoved()) {
-                        f.setRangeDirty(0, Folio.SIZE, dst.inode().blockSize);
+                        f.setRangeDirty(0, f.size(), dst.inode().blockSize);
                         f.mapping.dirtyFolio(f);
                     }
                 } finally {

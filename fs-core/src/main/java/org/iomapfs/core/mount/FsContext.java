@@ -68,8 +68,8 @@ public final class FsContext {
         this.inject = new Injector(hooks, cache);
         // once per evicted folio: the inode is looked up only for a hook that will see it
         cache.attach(bugs, f -> {
-            trace.emit(Trace.Event.RECLAIM, f.mapping.ino, f.pos(), Folio.SIZE, "");
-            invalidateCached(f.mapping.ino, f.pos(), Folio.SIZE, CacheInvalidation.Cause.RECLAIM);
+            trace.emit(Trace.Event.RECLAIM, f.mapping.ino, f.pos(), f.size(), "");
+            invalidateCached(f.mapping.ino, f.pos(), f.size(), CacheInvalidation.Cause.RECLAIM);
             if (hooks.active(HookPoint.RECLAIM_EVICTED)) {
                 Inode in = inode(f.mapping.ino);
                 if (in != null) {

@@ -27,11 +27,25 @@ public final class AddressSpace {
     private final TagBitmap writebackTag = new TagBitmap();
     public final Errseq wbErr = new Errseq();
 
+    /**
+     * The largest folio order the per-block state can describe for this block size ({@link FolioState}: at most
+     * 64 blocks per folio): order 6 (256 KiB) for 4 KiB blocks, 0 for blocks of 64 bytes.
+     */
+    private final int orderLimit;
+
     public AddressSpace(long ino, int blockSize, PageCache cache) {
         this.ino = ino;
         this.blockSize = blockSize;
         this.cache = cache;
+        int limit = 0;
+        while (limit < FolioTable.SHIFT && ((long) Folio.PAGE_SIZE << (limit + 1)) / blockSize <= Long.SIZE) {
+            limit++;
+        }
+        this.orderLimit = limit;
     }
+
+    /** mapping_max_folio_order: the cache's setting, bounded by what this block size allows. */
+    public int maxFolioOrder() { return Math.min(cache.maxFolioOrder(), orderLimit); }
 
     public PageCache cache() { return cache; }
 
@@ -60,38 +74,73 @@ public final class AddressSpace {
         }
     }
 
-    /** __filemap_get_folio(FGP_LOCK | FGP_CREAT): the locked folio at index, created (not uptodate) if absent. */
+    /** __filemap_get_folio(FGP_LOCK | FGP_CREAT): the locked folio holding index, created (not uptodate) if absent. */
     public Folio grabLocked(long index) {
+        return grabLocked(index, 0);
+    }
+
+    /**
+     * __filemap_get_folio(FGP_WRITEBEGIN | fgf_set_order(len)) (mm/filemap.c, 6.6): the locked folio holding
+     * index, or a new one starting at index of at most {@code order} (bounded by {@link #maxFolioOrder} and by
+     * the alignment of index), falling back to smaller orders while another folio holds one of its pages.
+     */
+    public Folio grabLocked(long index, int order) {
+        order = Math.min(order, maxFolioOrder());
+        if (order > 0 && (index & ((1L << order) - 1)) != 0) {
+            order = Long.numberOfTrailingZeros(index);
+        }
         while (true) {
             Folio f = lockFolio(index);
             if (f != null) {
                 cache.metrics().cacheHits.increment();
                 return f;
             }
-            Folio nf = new Folio(this, index, cache.allocData());
-            nf.lock();
-            if (pages.putIfAbsent(index, nf) == null) {
-                cache.metrics().cacheMisses.increment();
-                cache.added(nf);
-                return nf;
+            for (int o = order; o >= 0; o--) {
+                Folio nf = install(index, o);
+                if (nf != null) {
+                    return nf;
+                }
             }
-            nf.unlock();
-            cache.freeData(nf.data);
         }
     }
 
-    /** Adds a new locked folio only if the index is free (readahead); returns null when one is cached. */
+    /** Adds a new locked single-page folio only if the index is free (readahead); null when one is cached. */
     public Folio addLockedIfAbsent(long index) {
-        Folio nf = new Folio(this, index, cache.allocData());
+        return install(index, 0);
+    }
+
+    /** filemap_add_folio of a new locked folio at index; null when another folio holds one of its pages. */
+    private Folio install(long index, int order) {
+        Folio nf = new Folio(this, index, order, cache.allocData(order));
         nf.lock();
-        if (pages.putIfAbsent(index, nf) != null) {
+        if (pages.putIfAbsent(nf) == null) {
+            cache.metrics().cacheMisses.increment();
+            cache.added(nf);
+            return nf;
+        }
+        if (order == 0) {
+            // one slot, claimed or not in one step: nobody saw it
             nf.unlock();
             cache.freeData(nf.data);
-            return null;
+        } else {
+            // a lookup may have found it in a slot it held for a moment: it must look again, and the memory
+            // goes to the collector rather than to another folio
+            nf.markRemoved();
+            nf.unlock();
         }
-        cache.metrics().cacheMisses.increment();
-        cache.added(nf);
-        return nf;
+        return null;
+    }
+
+    private static void tagAll(TagBitmap tag, Folio f) {
+        for (long i = f.index; i < f.nextIndex(); i++) {
+            tag.set(i);
+        }
+    }
+
+    private static void untagAll(TagBitmap tag, Folio f) {
+        for (long i = f.index; i < f.nextIndex(); i++) {
+            tag.clear(i);
+        }
     }
 
     /** Deletes a locked, clean folio from the cache (__filemap_remove_folio). */
@@ -100,15 +149,15 @@ public final class AddressSpace {
             throw new IllegalStateException("delete of an unlocked folio " + f);
         }
         f.markRemoved();
-        dirtyTag.clear(f.index);
-        cache.removed(f, pages.remove(f.index, f));
+        untagAll(dirtyTag, f);
+        cache.removed(f, pages.remove(f));
     }
 
     /** filemap_dirty_folio: sets dirty and tags the folio for writeback. Caller holds the folio lock. */
     public void dirtyFolio(Folio f) {
         if (f.testSetDirty()) {
-            cache.metrics().dirtyFolios.incrementAndGet();
-            dirtyTag.set(f.index);
+            cache.metrics().dirtyFolios.addAndGet(f.nr());
+            tagAll(dirtyTag, f);
             if (!onDirtyList) {
                 onDirtyList = true;
                 cache.dirtySpaces.add(this);
@@ -128,7 +177,7 @@ public final class AddressSpace {
         f.mkclean();
         boolean was = f.testClearDirty();
         if (was) {
-            cache.metrics().dirtyFolios.decrementAndGet();
+            cache.metrics().dirtyFolios.addAndGet(-f.nr());
         }
         return was;
     }
@@ -136,27 +185,27 @@ public final class AddressSpace {
     /** Drops the dirty tag of a locked folio that is clean (writeback skipped it or found nothing to write). */
     public void clearTagIfClean(Folio f) {
         if (!f.isDirty()) {
-            dirtyTag.clear(f.index);
+            untagAll(dirtyTag, f);
         }
     }
 
     /** __folio_start_writeback: sets writeback and, if the folio is clean, clears its dirty tag. Folio locked. */
     public void startWriteback(Folio f) {
-        writebackTag.set(f.index);
+        tagAll(writebackTag, f);
         f.startWriteback();
-        cache.metrics().writebackFolios.incrementAndGet();
+        cache.metrics().writebackFolios.addAndGet(f.nr());
         clearTagIfClean(f);
     }
 
     /** folio_end_writeback: may be called from any thread, without the folio lock. */
     public void endWriteback(Folio f) {
         // the I/O and its completion work are done; untag first so the tag never lags a new writeback
-        writebackTag.clear(f.index);
+        untagAll(writebackTag, f);
         f.endWriteback();
-        cache.metrics().writebackFolios.decrementAndGet();
+        cache.metrics().writebackFolios.addAndGet(-f.nr());
     }
 
-    /** Indices tagged dirty in [from, to], in order. */
+    /** Indices tagged dirty in [from, to], in order (every page of a dirty large folio). */
     public List<Long> dirtyIndices(long from, long to) {
         List<Long> out = new ArrayList<>();
         for (long i = dirtyTag.next(from, to); i >= 0; i = i == to ? -1 : dirtyTag.next(i + 1, to)) {
@@ -165,7 +214,10 @@ public final class AddressSpace {
         return out;
     }
 
-    /** The first index tagged dirty in [from, to], or -1 (a walk of the tag that allocates nothing). */
+    /**
+     * The first index tagged dirty in [from, to], or -1 (a walk of the tag that allocates nothing). Every page of
+     * a dirty large folio is tagged, so a walk from inside one finds it.
+     */
     public long nextDirty(long from, long to) {
         return dirtyTag.next(from, to);
     }
@@ -182,7 +234,7 @@ public final class AddressSpace {
         }
     }
 
-    /** Folios with index in [from, to], in order (a snapshot). */
+    /** Folios holding a page with index in [from, to], in order, each once (a snapshot). */
     public List<Folio> folios(long from, long to) {
         List<Folio> out = new ArrayList<>();
         pages.collect(from, to, out);
@@ -193,20 +245,23 @@ public final class AddressSpace {
 
     /** Waits for writeback on every folio overlapping [start, end] (filemap_fdatawait_range). */
     public void waitWriteback(long start, long end) {
-        long last = end / Folio.SIZE;
-        for (long idx = writebackTag.next(start / Folio.SIZE, last); idx >= 0;
-             idx = idx == last ? -1 : writebackTag.next(idx + 1, last)) {
+        long last = end / Folio.PAGE_SIZE;
+        for (long idx = writebackTag.next(start / Folio.PAGE_SIZE, last); idx >= 0; ) {
             Folio f = pages.get(idx);
+            long after = idx + 1;
             if (f != null) {
                 f.waitWriteback();
+                after = Math.max(after, f.nextIndex());
             }
+            idx = after > last ? -1 : writebackTag.next(after, last);
         }
     }
 
     /**
      * truncate_inode_pages_range(lstart, lend): deletes folios entirely inside [start, end] and zeroes the
-     * covered part of partial folios at the edges. Waits for writeback. Caller holds invalidate_lock
-     * exclusive (or the inode is being evicted), so no fault can re-create a folio meanwhile.
+     * covered part of partial folios at the edges (a clean large one is then deleted too). Waits for writeback.
+     * Caller holds invalidate_lock exclusive (or the inode is being evicted), so no fault can re-create a folio
+     * meanwhile.
      */
     public void truncateRange(long start, long end) {
         if (end < start) {
@@ -214,7 +269,7 @@ public final class AddressSpace {
         }
         forEachSettled(start, end, f -> {
             long fs = f.pos();
-            long fe = fs + Folio.SIZE - 1;
+            long fe = fs + f.size() - 1;
             if (fs >= start && fe <= end) {
                 clearDirtyForIo(f);
                 f.detachState();
@@ -223,6 +278,14 @@ public final class AddressSpace {
                 int from = (int) (Math.max(start, fs) - fs);
                 int to = (int) (Math.min(end, fe) - fs + 1);
                 java.util.Arrays.fill(f.data, from, to, (byte) 0);
+                if (f.order() > 0 && !f.isDirty()) {
+                    // truncate_inode_partial_folio: a large folio is split so that its pages inside the range go;
+                    // the model does not split, and takes the kernel's path for a clean folio that cannot be split:
+                    // truncate_inode_folio drops it whole. Its bytes outside the range are on the image (clean),
+                    // and were zeroed only in memory. A dirty one keeps the zeroed range (a failed split's result).
+                    f.detachState();
+                    delete(f);
+                }
             }
             return true;
         });
@@ -235,11 +298,11 @@ public final class AddressSpace {
      * end). The caller does not hold invalidate_lock exclusive: that was the bug.
      */
     public void truncateRangeExceptHeld(long start, long end) {
-        for (Folio f : folios(start / Folio.SIZE, end / Folio.SIZE)) {
+        for (Folio f : folios(start / Folio.PAGE_SIZE, end / Folio.PAGE_SIZE)) {
             if (f.lockedByCurrentThread()) {
                 continue;
             }
-            truncateRange(Math.max(start, f.pos()), Math.min(end, f.pos() + Folio.SIZE - 1));
+            truncateRange(Math.max(start, f.pos()), Math.min(end, f.pos() + f.size() - 1));
         }
     }
 
@@ -272,7 +335,7 @@ public final class AddressSpace {
      */
     private boolean forEachSettled(long start, long end, SettledFolioOp op) {
         boolean all = true;
-        for (Folio f : folios(start / Folio.SIZE, end / Folio.SIZE)) {
+        for (Folio f : folios(start / Folio.PAGE_SIZE, end / Folio.PAGE_SIZE)) {
             f.lock();
             try {
                 if (!f.isRemoved()) {
@@ -293,9 +356,8 @@ public final class AddressSpace {
     public long seekHoleData(long start, long end, boolean seekData) {
         long pos = start;
         while (pos < end) {
-            long idx = pos / Folio.SIZE;
+            long idx = pos / Folio.PAGE_SIZE;
             Folio f = pages.get(idx);
-            long folioEnd = Math.min(end, (idx + 1) * Folio.SIZE);
             if (f == null || f.isRemoved()) {
                 if (!seekData) {
                     return pos;
@@ -304,9 +366,10 @@ public final class AddressSpace {
                 if (next < 0) {
                     return seekData ? -1 : pos;
                 }
-                pos = next * Folio.SIZE;
+                pos = next * Folio.PAGE_SIZE;
                 continue;
             }
+            long folioEnd = Math.min(end, f.pos() + f.size());
             while (pos < folioEnd) {
                 int block = (int) ((pos - f.pos()) / blockSize);
                 boolean data = f.blockUptodate(block);

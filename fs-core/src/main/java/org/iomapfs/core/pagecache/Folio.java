@@ -7,7 +7,11 @@ import org.iomapfs.core.sched.Sched;
 import org.iomapfs.core.lockdep.LockOrder;
 
 /**
- * One folio of the page cache (fixed at {@link #SIZE} bytes, one page). The lock is a bare binary semaphore,
+ * One folio of the page cache: {@code 1 << order} pages of {@link #PAGE_SIZE} bytes at an index aligned to
+ * that many pages. Large folios (order above 0) come only from the buffered write path, sized by the write
+ * (iomap_get_folio's fgf_set_order, "iomap: Create large folios in the buffered write path", 6.6); every other
+ * path creates single-page folios and finds a large one at any of its indices, as the page cache's multi-index
+ * entries do. The lock is a bare binary semaphore,
  * like the kernel's PG_locked: not reentrant and not owned, so writeback can lock in one thread and I/O
  * completion can end writeback in another. Flag changes are made under this object's monitor; waiters for
  * writeback wait on it.
@@ -16,10 +20,13 @@ import org.iomapfs.core.lockdep.LockOrder;
  * by the first partial read or write, as {@code ifs_alloc}.
  */
 public final class Folio {
-    public static final int SIZE = 4096;
+    public static final int PAGE_SIZE = 4096;
+    public static final int PAGE_SHIFT = 12;
 
     public final AddressSpace mapping;
+    /** The first page's index (folio->index), a multiple of {@link #nr()}. */
     public final long index;
+    private final int order;
     private volatile Thread owner;
     private int wpGen;
     private boolean releasedUnderPin;
@@ -72,14 +79,29 @@ public final class Folio {
     /** Deleted from its mapping: never (re)linked on the LRU, so nothing keeps the folio and its data reachable. */
     boolean lruGone;
 
-    /** A new folio over {@code data}, which must be {@link #SIZE} zero bytes (new, or zeroed by the pool). */
-    Folio(AddressSpace mapping, long index, byte[] data) {
+    /** A new folio over {@code data}, which must be {@code PAGE_SIZE << order} zero bytes (new, or zeroed by the pool). */
+    Folio(AddressSpace mapping, long index, int order, byte[] data) {
+        if (data.length != PAGE_SIZE << order || (index & ((1L << order) - 1)) != 0) {
+            throw new IllegalArgumentException("folio of order " + order + " at index " + index + " over " + data.length + " bytes");
+        }
         this.mapping = mapping;
         this.index = index;
+        this.order = order;
         this.data = data;
     }
 
-    public long pos() { return index * SIZE; }
+    public long pos() { return index << PAGE_SHIFT; }
+
+    /** folio_size. */
+    public int size() { return PAGE_SIZE << order; }
+
+    /** folio_nr_pages. */
+    public int nr() { return 1 << order; }
+
+    public int order() { return order; }
+
+    /** The index just past this folio (folio_next_index). */
+    public long nextIndex() { return index + (1L << order); }
 
     public byte[] data() { return data; }
 
@@ -224,7 +246,7 @@ public final class Folio {
 
     /** Attaches per-block state if blocks are smaller than the folio and none is attached (ifs_alloc). */
     public synchronized FolioState attachState(int blockSize) {
-        int nblocks = SIZE / blockSize;
+        int nblocks = size() / blockSize;
         if (ifs == null && nblocks > 1) {
             ifs = new FolioState(nblocks);
             // ifs_alloc: a folio already uptodate or dirty as a whole has every block so.
@@ -342,7 +364,7 @@ public final class Folio {
 
     @Override
     public synchronized String toString() {
-        return "folio[ino=" + mapping.ino + " idx=" + index + (uptodate ? " U" : "") + (dirty ? " D" : "")
+        return "folio[ino=" + mapping.ino + " idx=" + index + (order > 0 ? " order=" + order : "") + (uptodate ? " U" : "") + (dirty ? " D" : "")
                 + (writeback ? " WB" : "") + (removed ? " REMOVED" : "") + (mapcount > 0 ? " M" : "")
                 + (pins > 0 ? " P" + pins : "") + (ifs != null ? " ifs" : "") + "]";
     }

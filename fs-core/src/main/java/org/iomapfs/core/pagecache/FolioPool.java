@@ -3,8 +3,8 @@ package org.iomapfs.core.pagecache;
 import java.util.Arrays;
 
 /**
- * Free folio memory, the page allocator's free list for this cache: the 4 KiB arrays of folios that reclaim
- * freed, handed to new folios instead of a fresh allocation. Without it every folio past the cache budget is a
+ * Free folio memory of one order, the page allocator's free list for this cache: the arrays of folios that
+ * reclaim freed, handed to new folios instead of a fresh allocation. Without it every folio past the cache budget is a
  * new array that lives as long as the folio stays cached, which the garbage collector copies from the young
  * generation to the old: in a streaming write through the mount that was about half of the daemon's CPU.
  *
@@ -17,10 +17,13 @@ import java.util.Arrays;
  * <p>The monitor is a leaf in the lock order (taken holding anything, takes nothing).
  */
 final class FolioPool {
+    private final int size;
     private final byte[][] free;
     private int count;
 
-    FolioPool(int capacity) {
+    /** A pool of up to {@code capacity} arrays of {@code size} bytes (the folios of one order). */
+    FolioPool(int size, int capacity) {
+        this.size = size;
         free = new byte[capacity][];
     }
 
@@ -29,7 +32,7 @@ final class FolioPool {
         byte[] a;
         synchronized (this) {
             if (count == 0) {
-                return new byte[Folio.SIZE];
+                return new byte[size];
             }
             a = free[--count];
             free[count] = null;

@@ -3,8 +3,8 @@ package org.iomapfs.core.pagecache;
 /**
  * Per-block uptodate and dirty bits of a folio whose blocks are smaller than the folio, as
  * {@code struct iomap_folio_state} (fs/iomap/buffered-io.c), whose {@code state} is one bitmap of both. A folio
- * has at most 64 blocks (Folio.SIZE / 64-byte blocks), so each bitmap is one long word. Guarded by the owning
- * folio's monitor.
+ * has at most 64 blocks ({@link AddressSpace#maxFolioOrder} bounds large folios by it), so each bitmap is one
+ * long word. Guarded by the owning folio's monitor.
  */
 public final class FolioState {
     final int nblocks;

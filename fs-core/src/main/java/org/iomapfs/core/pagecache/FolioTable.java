@@ -13,6 +13,9 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * its chunk exists. Chunks for the first {@link #DIR_CHUNKS} (file offsets below 16 GiB) hang off a
  * copy-on-grow directory (doubled, so a file written from start to end copies it
  * O(log n) times, not once per chunk); chunks beyond it, for sparse files with data far out, live in a sorted map.
+ * A large folio fills every slot of its pages (a multi-index entry), so a lookup at any of its indices finds it;
+ * its slots are claimed one by one with a compare-and-set and given back if another folio holds one of them.
+ * A chunk holds {@link #CHUNK} indices and a large folio at most that many pages, aligned, so its slots share one chunk.
  */
 final class FolioTable {
     static final int SHIFT = 6;
@@ -60,35 +63,49 @@ final class FolioTable {
         return w == null ? null : w.get((int) (idx & (CHUNK - 1)));
     }
 
-    /** Installs {@code f} at its index unless a folio is there; returns the folio that was there, or null. */
-    Folio putIfAbsent(long idx, Folio f) {
+    /**
+     * Installs {@code f} in the slots of its pages unless a folio holds one of them; returns that folio, or null.
+     * A large folio may be seen in some of its slots before it loses such a race: the caller keeps it locked
+     * and marks it removed before unlocking, so whoever found it looks again.
+     */
+    Folio putIfAbsent(Folio f) {
+        long idx = f.index;
         AtomicReferenceArray<Folio> w = chunk(idx >>> SHIFT);
         if (w == null) {
             w = addChunk(idx >>> SHIFT);
         }
-        int i = (int) (idx & (CHUNK - 1));
-        while (true) {
-            if (w.compareAndSet(i, null, f)) {
-                size.incrementAndGet();
-                return null;
-            }
-            Folio cur = w.get(i);
-            if (cur != null) {
-                return cur;
+        int first = (int) (idx & (CHUNK - 1));
+        int nr = f.nr();
+        for (int i = first; i < first + nr; i++) {
+            while (!w.compareAndSet(i, null, f)) {
+                Folio cur = w.get(i);
+                if (cur != null) {
+                    for (int j = first; j < i; j++) {
+                        w.compareAndSet(j, f, null);
+                    }
+                    return cur;
+                }
             }
         }
+        size.incrementAndGet();
+        return null;
     }
 
-    /** Removes {@code f} from its index if it is still there; returns whether it was. */
-    boolean remove(long idx, Folio f) {
-        AtomicReferenceArray<Folio> w = chunk(idx >>> SHIFT);
-        if (w != null && w.compareAndSet((int) (idx & (CHUNK - 1)), f, null)) {
-            size.decrementAndGet();
-            return true;
+    /** Removes {@code f} from the slots of its pages if it is still there; returns whether it was. */
+    boolean remove(Folio f) {
+        AtomicReferenceArray<Folio> w = chunk(f.index >>> SHIFT);
+        int first = (int) (f.index & (CHUNK - 1));
+        if (w == null || !w.compareAndSet(first, f, null)) {
+            return false;
         }
-        return false;
+        for (int i = first + 1; i < first + f.nr(); i++) {
+            w.compareAndSet(i, f, null);
+        }
+        size.decrementAndGet();
+        return true;
     }
 
+    /** Folios in the table (a large folio counts once). */
     int size() { return size.get(); }
 
     /** The first index at or after {@code from} holding a folio, or -1 (up to {@code to} inclusive). */
@@ -126,13 +143,16 @@ final class FolioTable {
         return -1;
     }
 
-    /** Appends the folios with index in [from, to] to {@code out}, in order. */
+    /** Appends the folios holding a page with index in [from, to] to {@code out}, in order, each once. */
     void collect(long from, long to, List<Folio> out) {
-        for (long i = next(from, to); i >= 0; i = i == to ? -1 : next(i + 1, to)) {
+        for (long i = next(from, to); i >= 0; ) {
             Folio f = get(i);
+            long after = i + 1;
             if (f != null) {
                 out.add(f);
+                after = Math.max(after, f.nextIndex());
             }
+            i = after > to || after <= 0 ? -1 : next(after, to);
         }
     }
 }

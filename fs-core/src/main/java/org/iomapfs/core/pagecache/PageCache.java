@@ -28,9 +28,18 @@ public final class PageCache {
     /** One throttling sleep, and MAX_PAUSE (200 ms) without progress, after which throttling gives up. */
     private static final long PAUSE_NANOS = 2_000_000L;
     private static final long MAX_PAUSE_NANOS = 200_000_000L;
-    /** Freed folio arrays kept for reuse: 4 MiB, enough for the one-in-one-out churn of a full cache. */
-    private static final int POOL_FOLIOS = 1024;
-    private final FolioPool pool = new FolioPool(POOL_FOLIOS);
+    /** Freed folio memory kept for reuse, per order: 4 MiB each, enough for the one-in-one-out churn of a full cache. */
+    private static final int POOL_BYTES = 4 << 20;
+    /** The largest folio order a mapping may use (its FolioState bounds it further by block size). */
+    public static final int MAX_FOLIO_ORDER = FolioTable.SHIFT;
+    /**
+     * The default largest order of a new folio on the buffered write path: 64 KiB. XFS has had large folios
+     * since 5.18 (6795801366da "xfs: Support large folios"), on the write path since 6.6; 0 gives the
+     * single-page folios of the kernels the bug catalog's fixes were written for.
+     */
+    public static final int DEFAULT_MAX_FOLIO_ORDER = 4;
+    private final FolioPool[] pools = new FolioPool[MAX_FOLIO_ORDER + 1];
+    private volatile int maxFolioOrder = DEFAULT_MAX_FOLIO_ORDER;
     /** Each reclaiming thread's isolation batch, so that reclaim on the allocation path allocates nothing. */
     private static final ThreadLocal<Folio[]> BATCH = new ThreadLocal<>();
     private final EngineMetrics metrics;
@@ -58,22 +67,40 @@ public final class PageCache {
 
     public PageCache(EngineMetrics metrics, long budgetBytes) {
         this.metrics = metrics;
+        for (int o = 0; o <= MAX_FOLIO_ORDER; o++) {
+            pools[o] = new FolioPool(Folio.PAGE_SIZE << o, Math.max(1, POOL_BYTES / (Folio.PAGE_SIZE << o)));
+        }
         setBudgetBytes(budgetBytes);
+    }
+
+    /** The largest order the buffered write path gives a new folio (control key max_folio_order). */
+    public int maxFolioOrder() { return maxFolioOrder; }
+
+    public void setMaxFolioOrder(int order) {
+        if (order < 0 || order > MAX_FOLIO_ORDER) {
+            throw new IllegalArgumentException("folio order " + order + " outside 0.." + MAX_FOLIO_ORDER);
+        }
+        maxFolioOrder = order;
     }
 
     public EngineMetrics metrics() { return metrics; }
 
     public void setBudgetBytes(long bytes) {
-        if (bytes < Folio.SIZE) {
-            throw new IllegalArgumentException("page-cache budget below one folio: " + bytes);
+        if (bytes < Folio.PAGE_SIZE) {
+            throw new IllegalArgumentException("page-cache budget below one page: " + bytes);
         }
-        budgetFolios = bytes / Folio.SIZE;
+        budgetFolios = bytes / Folio.PAGE_SIZE;
     }
 
-    public long budgetBytes() { return budgetFolios * Folio.SIZE; }
+    public long budgetBytes() { return budgetFolios * Folio.PAGE_SIZE; }
 
+    /**
+     * Cached pages: a large folio counts each of its pages, as NR_FILE_PAGES and NR_FILE_DIRTY do
+     * (node_stat_mod_folio by folio_nr_pages), so the budget and the dirty limits are in pages whatever the orders.
+     */
     public long cachedFolios() { return metrics.cachedFolios.get(); }
 
+    /** Dirty pages (see {@link #cachedFolios}). */
     public long dirtyFolios() { return metrics.dirtyFolios.get(); }
 
     /** Dirty folios above which dirtying a folio wakes the flusher (the dirty background threshold). */
@@ -126,14 +153,20 @@ public final class PageCache {
 
     public Set<AddressSpace> dirtySpaces() { return dirtySpaces; }
 
-    /** Memory for a new folio (folio_alloc): a freed folio's array, zeroed, or a new one. */
-    byte[] allocData() { return pool.take(); }
+    /** Memory for a new folio of that order (folio_alloc): a freed folio's array, zeroed, or a new one. */
+    byte[] allocData(int order) { return pools[order].take(); }
 
     /** Memory of a folio that was never published in a mapping (a lost insertion race). */
-    void freeData(byte[] data) { pool.give(data); }
+    void freeData(byte[] data) { pools[Integer.numberOfTrailingZeros(data.length / Folio.PAGE_SIZE)].give(data); }
 
-    /** Freed folio arrays waiting for reuse. */
-    public int pooledFolios() { return pool.size(); }
+    /** Freed folio arrays waiting for reuse, of every order. */
+    public int pooledFolios() {
+        int n = 0;
+        for (FolioPool p : pools) {
+            n += p.size();
+        }
+        return n;
+    }
 
     /**
      * A new folio joined a mapping. Over the budget, the allocating thread reclaims SWAP_CLUSTER_MAX folios, as
@@ -145,7 +178,7 @@ public final class PageCache {
      * watermark gaps are a small share of the zone), so a budget of a few folios is still kept to the folio.
      */
     void added(Folio f) {
-        metrics.cachedFolios.incrementAndGet();
+        metrics.cachedFolios.addAndGet(f.nr());
         lruAdd(f);
         long excess = metrics.cachedFolios.get() - budgetFolios;
         if (excess > 0) {
@@ -163,7 +196,7 @@ public final class PageCache {
      */
     void removed(Folio f, boolean wasCached) {
         if (wasCached) {
-            metrics.cachedFolios.decrementAndGet();
+            metrics.cachedFolios.addAndGet(-f.nr());
         }
         synchronized (lruLock) {
             f.lruGone = true;
@@ -269,7 +302,7 @@ public final class PageCache {
     }
 
     /**
-     * Reclaims up to {@code target} folios; returns how many were evicted. Like shrink_inactive_list, one call
+     * Reclaims up to {@code target} pages (a large folio counts its pages); returns how many were evicted. Like shrink_inactive_list, one call
      * scans a bounded batch (a few times the target, at least SWAP_CLUSTER_MAX) rather than the whole list, so
      * an allocation past the budget costs the same whatever the cache holds. Folios are isolated from the list
      * in batches under the LRU lock and judged outside it, each with a trylock: reclaim never blocks.
@@ -295,7 +328,7 @@ public final class PageCache {
                 }
                 switch (tryEvict(f)) {
                     case EVICTED -> {
-                        evicted++;
+                        evicted += f.nr();
                         batch[i] = null;
                     }
                     case GONE -> batch[i] = null;
@@ -326,7 +359,7 @@ public final class PageCache {
             for (int i = 0; i < n; i++) {
                 Outcome o = tryEvict(batch[i]);
                 if (o == Outcome.EVICTED) {
-                    evicted++;
+                    evicted += batch[i].nr();
                 }
                 if (o == Outcome.EVICTED || o == Outcome.GONE) {
                     batch[i] = null;
@@ -383,7 +416,7 @@ public final class PageCache {
             f.mapping.delete(f);
             metrics.cacheEvictions.increment();
             onEvict.accept(f);
-            pool.give(f.data);
+            freeData(f.data);
             return Outcome.EVICTED;
         } finally {
             f.unlock();

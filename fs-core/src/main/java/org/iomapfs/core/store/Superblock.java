@@ -12,7 +12,7 @@ public record Superblock(int version, int blockSize, long blockCount, UUID uuid)
     /** The sector size, as XFS's smallest block. */
     public static final int MIN_BLOCK_SIZE = 512;
     /**
-     * At most one folio ({@code Folio.SIZE}): a folio's per-block state covers whole blocks, as the kernel's
+     * At most one page ({@code Folio.PAGE_SIZE}): a folio's per-block state covers whole blocks, as the kernel's
      * block size was limited to PAGE_SIZE before large block size support (Linux 6.12).
      */
     public static final int MAX_BLOCK_SIZE = 4096;

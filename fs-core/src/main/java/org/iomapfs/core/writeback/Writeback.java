@@ -17,6 +17,7 @@ import org.iomapfs.core.iomap.IomapWritepageCtx;
 import org.iomapfs.core.lockdep.LockOrder;
 import org.iomapfs.core.pagecache.AddressSpace;
 import org.iomapfs.core.pagecache.Folio;
+import org.iomapfs.core.pagecache.PageCache;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -146,11 +147,11 @@ public final class Writeback implements AutoCloseable {
     /**
      * struct iomap_writepage_ctx: the mapping ->map_blocks cached, and the ioends built but not yet submitted,
      * whose data share {@link #staging}: a pass submits once {@link #pendingBytes} reaches MAX_IOEND_BYTES and a
-     * folio adds at most Folio.SIZE, so the ioends of a pass never need more than the buffer holds.
+     * folio adds at most the largest folio size, so the ioends of a pass never need more than the buffer holds.
      */
     private static final class Wpc extends IomapWritepageCtx {
         final List<Ioend> ioends = new ArrayList<>();
-        final ByteBuffer staging = ByteBuffer.allocateDirect(Ioend.MAX_IOEND_BYTES + Folio.SIZE);
+        final ByteBuffer staging = ByteBuffer.allocateDirect(Ioend.MAX_IOEND_BYTES + (Folio.PAGE_SIZE << PageCache.MAX_FOLIO_ORDER));
         int pendingBytes;
     }
 
@@ -193,10 +194,13 @@ public final class Writeback implements AutoCloseable {
     }
 
     private void writepagesRange(Wpc wpc, Inode inode, AddressSpace mapping, long start, long end, boolean sync) {
-        long endIdx = end == Long.MAX_VALUE ? Long.MAX_VALUE : end / Folio.SIZE;
-        // the dirty tag walked in index order as write_cache_pages does (filemap_get_folios_tag), with no snapshot
-        for (long idx = mapping.nextDirty(start / Folio.SIZE, endIdx); idx >= 0;
-             idx = idx == endIdx ? -1 : mapping.nextDirty(idx + 1, endIdx)) {
+        long endIdx = end == Long.MAX_VALUE ? Long.MAX_VALUE : end / Folio.PAGE_SIZE;
+        // the dirty tag walked in index order as write_cache_pages does (filemap_get_folios_tag), with no snapshot;
+        // after a folio the walk goes on past its last page
+        long after;
+        for (long idx = mapping.nextDirty(start / Folio.PAGE_SIZE, endIdx); idx >= 0;
+             idx = after > endIdx || after <= 0 ? -1 : mapping.nextDirty(after, endIdx)) {
+            after = idx + 1;
             if (!sync && inode.isFreeing()) {
                 // The kernel writes an inode back in chunks (writeback_chunk_size) and starts none on an
                 // I_FREEING one; evict() waits for the chunk in flight (inode_wait_for_writeback). Stopping here
@@ -207,6 +211,7 @@ public final class Writeback implements AutoCloseable {
             if (folio == null) {
                 continue;
             }
+            after = Math.max(after, folio.nextIndex());
             long t0 = System.nanoTime();
             folio.lock();
             if (folio.isRemoved() || !folio.isDirty()) {
@@ -245,12 +250,12 @@ public final class Writeback implements AutoCloseable {
             folio.unlock();
             return;
         }
-        long endPos = pos + Folio.SIZE;
+        long endPos = pos + folio.size();
         if (endPos > isize) {
-            java.util.Arrays.fill(folio.data(), (int) (isize - pos), Folio.SIZE, (byte) 0);
+            java.util.Arrays.fill(folio.data(), (int) (isize - pos), folio.size(), (byte) 0);
             endPos = (isize + bs - 1) / bs * bs;
         }
-        int nblocks = Folio.SIZE / bs;
+        int nblocks = folio.size() / bs;
         if (!folio.hasState() && nblocks > 1) {
             // "iomap: Permit pages without an iop to enter writeback" (Wilcox, Gruenbacher): a folio dirtied
             // without per-block state (a whole-folio write, or a DIO completion redirtying a pinned page) gets
@@ -261,7 +266,7 @@ public final class Writeback implements AutoCloseable {
                 if (folio.stateReleasedUnderPin()) {
                     ctx.metrics.warn("writeback_dirty_folio_without_state");
                     ctx.bugs.fired(Bug.GUP_DIRTY_WITHOUT_STATE);
-                    ctx.trace.emit(Trace.Event.BUG, inode.ino, folio.pos(), Folio.SIZE, "WARN dirty folio without state");
+                    ctx.trace.emit(Trace.Event.BUG, inode.ino, folio.pos(), folio.size(), "WARN dirty folio without state");
                 }
             } else {
                 folio.attachState(bs);
@@ -295,7 +300,7 @@ public final class Writeback implements AutoCloseable {
         }
         if (error != null) {
             ctx.trace.emit(Trace.Event.WB_ERROR, inode.ino, pos, bs, error.getMessage());
-            ctx.invalidateCached(inode.ino, folio.pos(), Folio.SIZE, CacheInvalidation.Cause.WRITEBACK_ERROR);
+            ctx.invalidateCached(inode.ino, folio.pos(), folio.size(), CacheInvalidation.Cause.WRITEBACK_ERROR);
             ops.discardFolio(inode, folio, pos);
             // e9c3a8e820ed "iomap: don't invalidate folios after writeback errors": the folio stays uptodate
             // and keeps its state; the error goes to the mapping (fsync returns EIO). Bug mkwrite-not-uptodate:

@@ -111,7 +111,7 @@ public final class XfsAops implements IomapWritebackOps {
         ExtentMap fork = inode.dataFork;
         fork.ilock.writeLock().lock();
         try {
-            ctx.store.update(() -> fork.punchDelalloc(inode.block(pos), inode.blockUp(folio.pos() + Folio.SIZE)));
+            ctx.store.update(() -> fork.punchDelalloc(inode.block(pos), inode.blockUp(folio.pos() + folio.size())));
         } finally {
             fork.ilock.writeLock().unlock();
         }

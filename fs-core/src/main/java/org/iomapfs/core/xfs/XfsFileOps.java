@@ -121,9 +121,9 @@ public final class XfsFileOps {
     private int pageMkwriteStore(Inode inode, long pos, ByteBuffer src, IomapOps faultOps) {
         int total = 0;
         while (src.hasRemaining()) {
-            long idx = pos / Folio.SIZE;
-            int off = (int) (pos - idx * Folio.SIZE);
-            int want = Math.min(Folio.SIZE - off, src.remaining());
+            // page by page, as the kernel writes back a FUSE file's pages; a large folio is found at each of them
+            long idx = pos / Folio.PAGE_SIZE;
+            int want = (int) Math.min(Folio.PAGE_SIZE - pos % Folio.PAGE_SIZE, src.remaining());
             int n = (int) Math.max(0, Math.min(want, inode.size() - pos));
             // the payload is read straight from the caller's buffer (its position moves only once it is stored)
             int base = src.position();
@@ -145,7 +145,7 @@ public final class XfsFileOps {
             }
             try {
                 ctx.hooks.fire(HookPoint.MKWRITE_DIRTIED, inode, pos);
-                src.get(base, folio.data(), off, n);
+                src.get(base, folio.data(), (int) (pos - folio.pos()), n);
                 src.position(src.position() + want);
                 total += want;
                 pos += want;
@@ -196,7 +196,7 @@ public final class XfsFileOps {
      */
     public Folio readFault(Inode inode, long idx) {
         while (true) {
-            if (idx * Folio.SIZE >= inode.size()) {
+            if (idx * Folio.PAGE_SIZE >= inode.size()) {
                 return null;
             }
             Folio f = inode.mapping.find(idx);

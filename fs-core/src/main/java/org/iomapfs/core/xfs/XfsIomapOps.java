@@ -172,7 +172,7 @@ public final class XfsIomapOps {
      */
     private void truncateThenPunch(Inode inode, long startByte, long endByte, boolean fault) {
         boolean harmed = false;
-        for (Folio f : inode.mapping.folios(startByte / Folio.SIZE, (endByte - 1) / Folio.SIZE)) {
+        for (Folio f : inode.mapping.folios(startByte / Folio.PAGE_SIZE, (endByte - 1) / Folio.PAGE_SIZE)) {
             harmed |= f.isDirty();
         }
         ctx.trace.emit(Trace.Event.TRUNCATE_PAGECACHE, inode.ino, startByte, endByte - startByte, fault ? "from a fault" : "");

@@ -60,7 +60,7 @@ class FolioPoolTest {
 
     @Test
     void dirtyFoliosOverTheBudgetStayCachedAndWakeTheFlusher() {
-        PageCache cache = new PageCache(new EngineMetrics(new SimpleMeterRegistry()), 64 * Folio.SIZE);
+        PageCache cache = new PageCache(new EngineMetrics(new SimpleMeterRegistry()), 64 * Folio.PAGE_SIZE);
         AddressSpace as = new AddressSpace(1, 4096, cache);
         int[] wakes = {0};
         cache.setFlusher(() -> wakes[0]++);

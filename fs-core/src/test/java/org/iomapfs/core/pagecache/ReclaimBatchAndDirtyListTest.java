@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 class ReclaimBatchAndDirtyListTest {
     private static PageCache cache(long folios) {
-        return new PageCache(new EngineMetrics(new SimpleMeterRegistry()), folios * Folio.SIZE);
+        return new PageCache(new EngineMetrics(new SimpleMeterRegistry()), folios * Folio.PAGE_SIZE);
     }
 
     private static void addClean(AddressSpace as, long index) {

@@ -31,6 +31,11 @@ final class EngineOptions {
             + " losses (where a bug fired or writeback failed; nothing in fixed mode) or all (also every writeback"
             + " completion); control key 'invalidate', default losses")
     String invalidate;
+    @Option(names = "--max-folio-order", paramLabel = "ORDER",
+        description = "largest folio the buffered write path creates, as a power of two of 4 KiB pages: 0 gives"
+            + " single-page folios (the kernels of the bug fixes), 4 is 64 KiB (the default), at most 6, and no more"
+            + " than 64 blocks; control key 'max_folio_order'")
+    String maxFolioOrder;
     @Option(names = "--cache-mb", defaultValue = "256", description = "engine page-cache budget in MiB (default: ${DEFAULT-VALUE})")
     long cacheMb;
     @Option(names = "--lockdep", description = "check the engine's lock order at run time; reports go to the log and to .iomapfs/lockdep")
@@ -57,6 +62,9 @@ final class EngineOptions {
         }
         if (invalidate != null) {
             c.put("invalidate", invalidate);
+        }
+        if (maxFolioOrder != null) {
+            c.put("max_folio_order", maxFolioOrder);
         }
         return c;
     }
