@@ -16,14 +16,15 @@ import static org.junit.jupiter.api.Assertions.*;
  * spaces at two preemptions run past 20,000 schedules, docs/explore.md) break no invariant. mixed-unlink-writeback
  * closes the last handle of an unlinked file in a scenario thread, so eviction (truncate the page cache, waiting
  * for the writeback in flight) races with writes, writeback and completion; its invariant is that no thread
- * deadlocks and the inode and every block it held are freed.
+ * deadlocks and the inode and every block it held are freed. mixed-large-folio runs its operations inside 64 KiB
+ * folios.
  */
 class ExploreMixedScenariosTest {
     @TempDir
     Path dir;
 
     @ParameterizedTest
-    @ValueSource(strings = {"mixed-truncate-mmap", "mixed-punch-dio", "mixed-unlink-writeback"})
+    @ValueSource(strings = {"mixed-truncate-mmap", "mixed-punch-dio", "mixed-unlink-writeback", "mixed-large-folio"})
     void fixedModePassesFiveHundredPctSchedules(String name) throws Exception {
         Scenario sc = Scenario.bundled(name);
         Explorer ex = new Explorer(dir, Explorer.switches("fixed", List.of()));
