@@ -33,11 +33,12 @@ public final class PageCache {
     /** The largest folio order a mapping may use (its FolioState bounds it further by block size). */
     public static final int MAX_FOLIO_ORDER = FolioTable.SHIFT;
     /**
-     * The default largest order of a new folio on the buffered write path: 64 KiB. XFS has had large folios
-     * since 5.18 (6795801366da "xfs: Support large folios"), on the write path since 6.6; 0 gives the
-     * single-page folios of the kernels the bug catalog's fixes were written for.
+     * The default largest order of a new folio on the buffered write path: 256 KiB, the most {@link FolioState}
+     * describes with 4 KiB blocks (the kernel goes up to MAX_PAGECACHE_ORDER, a PMD, and makes a 1 MiB folio for
+     * a 1 MiB write). XFS has had large folios since 5.18 (6795801366da "xfs: Support large folios"), on the
+     * write path since 6.6; 0 gives the single-page folios of the kernels the bug catalog's fixes were written for.
      */
-    public static final int DEFAULT_MAX_FOLIO_ORDER = 4;
+    public static final int DEFAULT_MAX_FOLIO_ORDER = 6;
     private final FolioPool[] pools = new FolioPool[MAX_FOLIO_ORDER + 1];
     private volatile int maxFolioOrder = DEFAULT_MAX_FOLIO_ORDER;
     /** Each reclaiming thread's isolation batch, so that reclaim on the allocation path allocates nothing. */

@@ -32,10 +32,12 @@ class LargeFolioTest {
     Path dir;
     IomapFs fs;
 
+    /** An engine whose write path makes folios of up to 64 KiB, the size these tests lay their ranges out by. */
     private void mount(int blockSize, long cacheBytes) {
         Path img = dir.resolve("img");
         Mkfs.format(img, 64 << 20, blockSize, true);
         fs = IomapFs.open(img, EngineConfig.defaults().withCacheBytes(cacheBytes).withWritebackIntervalMs(0));
+        fs.controls().write("max_folio_order", "4");
     }
 
     @AfterEach
@@ -75,13 +77,26 @@ class LargeFolioTest {
     }
 
     @Test
+    void theDefaultIsTheLargestFolioTheBlockStateDescribesForFourKiBBlocks() {
+        Path img = dir.resolve("img");
+        Mkfs.format(img, 64 << 20, 4096, true);
+        fs = IomapFs.open(img, EngineConfig.defaults().withWritebackIntervalMs(0));
+        assertEquals("6\n", fs.controls().read("max_folio_order"));
+        long fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
+        byte[] a = pattern(1 << 20, 18);
+        write(fh, 0, a);
+        assertEquals(4, folios("/f").size(), "1 MiB in 256 KiB folios: " + folios("/f"));
+        assertFile(fh, a);
+    }
+
+    @Test
     void anAlignedWriteCreatesFoliosOfTheLargestOrderAndTheTailGetsSmallerOnes() {
         mount(4096, 16 << 20);
         long fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
         byte[] a = pattern((1 << 20) + 3 * PAGE, 1);
         write(fh, 0, a);
         List<Folio> f = folios("/f");
-        int max = PageCache.DEFAULT_MAX_FOLIO_ORDER;
+        int max = 4;
         assertEquals(16 + 2, f.size(), "1 MiB in 64 KiB folios, then 8 KiB and 4 KiB: " + f);
         for (int i = 0; i < 16; i++) {
             assertEquals(max, f.get(i).order());

@@ -33,8 +33,8 @@ final class EngineOptions {
     String invalidate;
     @Option(names = "--max-folio-order", paramLabel = "ORDER",
         description = "largest folio the buffered write path creates, as a power of two of 4 KiB pages: 0 gives"
-            + " single-page folios (the kernels of the bug fixes), 4 is 64 KiB (the default), at most 6, and no more"
-            + " than 64 blocks; control key 'max_folio_order'")
+            + " single-page folios (the kernels of the bug fixes), 4 is 64 KiB, 6 is 256 KiB (the default and the"
+            + " most), and no more than 64 blocks; control key 'max_folio_order'")
     String maxFolioOrder;
     @Option(names = "--cache-mb", defaultValue = "256", description = "engine page-cache budget in MiB (default: ${DEFAULT-VALUE})")
     long cacheMb;
