@@ -40,6 +40,20 @@ class LargeFolioTest {
         fs.controls().write("max_folio_order", "4");
     }
 
+    /** A 4 KiB-block engine with a 16 MiB cache and /f holding {@code a} (not yet written back). */
+    private long mountWith(byte[] a) {
+        mount(4096, 16 << 20);
+        long fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
+        write(fh, 0, a);
+        return fh;
+    }
+
+    /** The i-th folio of /f after an fsync wrote it back. */
+    private Folio writtenBack(long fh, int i) {
+        fs.fsync(fh, false);
+        return folios("/f").get(i);
+    }
+
     @AfterEach
     void close() {
         if (fs != null) {
@@ -91,10 +105,8 @@ class LargeFolioTest {
 
     @Test
     void anAlignedWriteCreatesFoliosOfTheLargestOrderAndTheTailGetsSmallerOnes() {
-        mount(4096, 16 << 20);
-        long fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
         byte[] a = pattern((1 << 20) + 3 * PAGE, 1);
-        write(fh, 0, a);
+        long fh = mountWith(a);
         List<Folio> f = folios("/f");
         int max = 4;
         assertEquals(16 + 2, f.size(), "1 MiB in 64 KiB folios, then 8 KiB and 4 KiB: " + f);
@@ -157,12 +169,9 @@ class LargeFolioTest {
 
     @Test
     void aRewriteOfOneBlockWritesBackThatBlockOnlyAndKeepsTheRest() {
-        mount(4096, 16 << 20);
-        long fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
         byte[] a = pattern(64 << 10, 5);
-        write(fh, 0, a);
-        fs.fsync(fh, false);
-        Folio f = folios("/f").get(0);
+        long fh = mountWith(a);
+        Folio f = writtenBack(fh, 0);
         assertEquals(4, f.order());
         byte[] b = pattern(100, 6);
         write(fh, 20_000, b);
@@ -176,10 +185,8 @@ class LargeFolioTest {
 
     @Test
     void aPunchInsideALargeFolioKeepsTheBytesAroundIt() {
-        mount(4096, 16 << 20);
-        long fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
         byte[] a = pattern(128 << 10, 7);
-        write(fh, 0, a);
+        long fh = mountWith(a);
         fs.fallocate(fh, Falloc.PUNCH_HOLE | Falloc.KEEP_SIZE, 5000, 20_000);
         Arrays.fill(a, 5000, 25_000, (byte) 0);
         assertFile(fh, a);
@@ -187,10 +194,8 @@ class LargeFolioTest {
 
     @Test
     void aTruncateIntoALargeFolioZeroesWhatLiesBeyondItAfterReextension() {
-        mount(4096, 16 << 20);
-        long fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
         byte[] a = pattern(128 << 10, 8);
-        write(fh, 0, a);
+        long fh = mountWith(a);
         fs.ftruncate(fh, 70_001);
         fs.ftruncate(fh, 128 << 10);
         Arrays.fill(a, 70_001, a.length, (byte) 0);
@@ -202,12 +207,9 @@ class LargeFolioTest {
 
     @Test
     void faultsAndPageWritesIntoALargeFolioStoreAtTheirOffsetAndDirtyItWhole() {
-        mount(4096, 16 << 20);
-        long fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
         byte[] a = pattern(128 << 10, 9);
-        write(fh, 0, a);
-        fs.fsync(fh, false);
-        Folio f = folios("/f").get(1);
+        long fh = mountWith(a);
+        Folio f = writtenBack(fh, 1);
         assertEquals(65536, f.pos());
         try (MappedRegion map = fs.mm().map(fh, 0, a.length)) {
             byte[] s = pattern(6000, 10);
@@ -230,10 +232,8 @@ class LargeFolioTest {
 
     @Test
     void directIoOverALargeFolioWritesItBackFirstAndDropsIt() {
-        mount(4096, 16 << 20);
-        long fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
         byte[] a = pattern(128 << 10, 12);
-        write(fh, 0, a);
+        long fh = mountWith(a);
         long dfh = fs.open("/f", OpenFlags.O_RDWR | OpenFlags.O_DIRECT);
         byte[] d = pattern(8192, 13);
         assertEquals(d.length, fs.write(dfh, 65536 + 16384, ByteBuffer.wrap(d)));
@@ -248,10 +248,8 @@ class LargeFolioTest {
 
     @Test
     void readsAroundALargeFolioReadTheRestAroundIt() {
-        mount(4096, 16 << 20);
-        long fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
         byte[] a = pattern(512 << 10, 14);
-        write(fh, 0, a);
+        long fh = mountWith(a);
         fs.fsync(fh, false);
         fs.dropCaches();
         byte[] b = pattern(65536, 15);
