@@ -105,8 +105,8 @@ public final class BufferedIo {
     }
 
     /**
-     * filemap_get_pages + filemap_update_page: the uptodate folio holding page idx (not locked, may be evicted later); a
-     * miss reads the whole readahead window (the fault paths: filemap_fault's read-around).
+     * filemap_get_pages + filemap_update_page: the uptodate folio holding page idx (not locked, may be evicted
+     * later); a miss reads the whole readahead window (the fault paths: filemap_fault's read-around).
      */
     public Folio getUptodateFolio(Inode inode, long idx, IomapOps readOps) {
         return getUptodateFolio(inode, idx, readOps, null, 1);

@@ -41,8 +41,8 @@ import java.util.Random;
  * (write(2) whose source is a mapping of the same file at MAPOFF). DATA is {@code byte:0xNN} or
  * {@code seed:N} (seeded random bytes). {@code blocksize N} (default 4096) formats the image with smaller blocks.
  * {@code folio_order N} (default 0) lets buffered writes create folios of up to 2^N pages: the bundled scenarios
- * are the kernels of the bug fixes, with single-page folios. I/O completion is the engine's own worker ("ioend"), run as one more
- * thread of the scenario whenever ioends are queued.
+ * are the kernels of the bug fixes, with single-page folios. I/O completion is the engine's own worker
+ * ("ioend"), run as one more thread of the scenario whenever ioends are queued.
  */
 public record Scenario(String name, String bug, long cacheBytes, int blockSize, int folioOrder, List<Op> setup,
                        List<List<Op>> threads, List<String> threadNames, String text) {

@@ -303,9 +303,9 @@ public final class PageCache {
     }
 
     /**
-     * Reclaims up to {@code target} pages (a large folio counts its pages); returns how many were evicted. Like shrink_inactive_list, one call
-     * scans a bounded batch (a few times the target, at least SWAP_CLUSTER_MAX) rather than the whole list, so
-     * an allocation past the budget costs the same whatever the cache holds. Folios are isolated from the list
+     * Reclaims up to {@code target} pages (a large folio counts its pages); returns how many were evicted. Like
+     * shrink_inactive_list, one call scans a bounded batch (a few times the target, at least SWAP_CLUSTER_MAX)
+     * rather than the whole list, so an allocation past the budget costs the same whatever the cache holds. Folios are isolated from the list
      * in batches under the LRU lock and judged outside it, each with a trylock: reclaim never blocks.
      */
     public long shrink(long target) {
