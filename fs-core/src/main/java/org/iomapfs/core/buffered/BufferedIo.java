@@ -375,6 +375,7 @@ public final class BufferedIo {
             int copied;
             try {
                 copied = copyIn(iter.inode, pos, src, srcPos + (int) written, folio, offset, bytes, nofault);
+                folio.definedUpTo(offset + copied);
             } catch (FsException e) {
                 writeEnd(iter, pos, bytes, 0, folio);
                 throw e;
@@ -411,7 +412,8 @@ public final class BufferedIo {
      */
     Folio writeBegin(IomapIter iter, long pos, int len) {
         Inode inode = iter.inode;
-        Folio folio = inode.mapping.grabLocked(pos / Folio.PAGE_SIZE, folioOrder(len));
+        // a new folio the write covers whole is not zeroed first: the copy defines it (Folio#definedUpTo)
+        Folio folio = inode.mapping.grabLocked(pos / Folio.PAGE_SIZE, folioOrder(len), pos % Folio.PAGE_SIZE == 0 ? len : 0);
         // d7b64041164c "iomap: write iomap validity checks": with the folio locked, check that the mapping
         // cached since ->iomap_begin still describes the file; writeback, I/O completion and reclaim may
         // have changed the extent (and evicted the folio) while the write was copying other folios.

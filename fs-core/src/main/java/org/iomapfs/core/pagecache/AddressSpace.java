@@ -85,6 +85,15 @@ public final class AddressSpace {
      * the alignment of index), falling back to smaller orders while another folio holds one of its pages.
      */
     public Folio grabLocked(long index, int order) {
+        return grabLocked(index, order, 0);
+    }
+
+    /**
+     * {@link #grabLocked(long, int)} for a writer that copies {@code overwrite} bytes from the start of index's
+     * page before it unlocks: a new folio it covers whole gets memory that is not zeroed first, and the folio
+     * zeroes at unlock whatever the writer did not declare copied ({@link Folio#definedUpTo}).
+     */
+    public Folio grabLocked(long index, int order, long overwrite) {
         order = Math.min(order, maxFolioOrder());
         if (order > 0 && (index & ((1L << order) - 1)) != 0) {
             order = Long.numberOfTrailingZeros(index);
@@ -96,7 +105,7 @@ public final class AddressSpace {
                 return f;
             }
             for (int o = order; o >= 0; o--) {
-                Folio nf = install(index, o);
+                Folio nf = install(index, o, overwrite >= (Folio.PAGE_SIZE << o));
                 if (nf != null) {
                     return nf;
                 }
@@ -106,13 +115,16 @@ public final class AddressSpace {
 
     /** Adds a new locked single-page folio only if the index is free (readahead); null when one is cached. */
     public Folio addLockedIfAbsent(long index) {
-        return install(index, 0);
+        return install(index, 0, false);
     }
 
     /** filemap_add_folio of a new locked folio at index; null when another folio holds one of its pages. */
-    private Folio install(long index, int order) {
-        Folio nf = new Folio(this, index, order, cache.allocData(order));
+    private Folio install(long index, int order, boolean overwritten) {
+        Folio nf = new Folio(this, index, order, overwritten ? cache.allocDataUnzeroed(order) : cache.allocData(order));
         nf.lock();
+        if (overwritten) {
+            nf.markUndefined();
+        }
         if (pages.putIfAbsent(nf) == null) {
             cache.metrics().cacheMisses.increment();
             cache.added(nf);

@@ -32,6 +32,13 @@ public final class Folio {
     private boolean releasedUnderPin;
     final byte[] data;
     /**
+     * Where the bytes that still hold a previous folio's data begin, or -1 when every byte is defined. A folio
+     * created for a write that covers it whole gets a pooled array without zeroing it (the kernel's
+     * filemap_alloc_folio does not zero either: the write defines every byte); what the write did not copy
+     * is zeroed when the folio is unlocked, before anyone else can see it. Guarded by the folio lock.
+     */
+    private int undefinedFrom = -1;
+    /**
      * References beyond the page cache's own (folio_get/folio_put): a reader copying outside the folio lock
      * holds one, so reclaim cannot free the memory under it. {@link #FROZEN} once reclaim froze it at zero
      * (folio_ref_freeze in __remove_mapping): no reference can be taken again and the memory may be reused.
@@ -79,7 +86,10 @@ public final class Folio {
     /** Deleted from its mapping: never (re)linked on the LRU, so nothing keeps the folio and its data reachable. */
     boolean lruGone;
 
-    /** A new folio over {@code data}, which must be {@code PAGE_SIZE << order} zero bytes (new, or zeroed by the pool). */
+    /**
+     * A new folio over {@code data}, {@code PAGE_SIZE << order} bytes: zeros (new, or zeroed by the pool), or
+     * undefined bytes its creator overwrites ({@link #markUndefined}).
+     */
     Folio(AddressSpace mapping, long index, int order, byte[] data) {
         if (data.length != PAGE_SIZE << order || (index & ((1L << order) - 1)) != 0) {
             throw new IllegalArgumentException("folio of order " + order + " at index " + index + " over " + data.length + " bytes");
@@ -104,6 +114,19 @@ public final class Folio {
     public long nextIndex() { return index + (1L << order); }
 
     public byte[] data() { return data; }
+
+    /** A new locked folio over a reused array that was not zeroed: nothing in it is defined yet. */
+    void markUndefined() { undefinedFrom = 0; }
+
+    /**
+     * The holder of the lock copied the folio's bytes [0, end): they are defined. Only the creator of an
+     * undefined folio (its write starts at the folio's first byte) calls it with anything but the full size.
+     */
+    public void definedUpTo(int end) {
+        if (undefinedFrom >= 0) {
+            undefinedFrom = end >= data.length ? -1 : Math.max(undefinedFrom, end);
+        }
+    }
 
     // --- lock -------------------------------------------------------------------------------------
 
@@ -137,6 +160,10 @@ public final class Folio {
     public void unlock() {
         if (lock.availablePermits() != 0) {
             throw new IllegalStateException("unlock of an unlocked folio " + this);
+        }
+        if (undefinedFrom >= 0) {
+            java.util.Arrays.fill(data, undefinedFrom, data.length, (byte) 0);
+            undefinedFrom = -1;
         }
         owner = null;
         lock.release();

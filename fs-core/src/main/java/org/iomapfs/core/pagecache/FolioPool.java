@@ -41,6 +41,19 @@ final class FolioPool {
         return a;
     }
 
+    /**
+     * An array whose bytes are unknown: one of the pool's as its last folio left it, or a new one. For a
+     * folio whose creator writes every byte ({@link Folio#markUndefined}).
+     */
+    synchronized byte[] takeUnzeroed() {
+        if (count == 0) {
+            return new byte[size];
+        }
+        byte[] a = free[--count];
+        free[count] = null;
+        return a;
+    }
+
     /** Returns an array no folio can reach any more; dropped for the collector when the pool is full. */
     synchronized void give(byte[] a) {
         if (count < free.length) {

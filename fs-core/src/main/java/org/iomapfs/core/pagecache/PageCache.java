@@ -157,6 +157,9 @@ public final class PageCache {
     /** Memory for a new folio of that order (folio_alloc): a freed folio's array, zeroed, or a new one. */
     byte[] allocData(int order) { return pools[order].take(); }
 
+    /** Memory for a new folio its creator overwrites whole: not zeroed (see {@link Folio#markUndefined}). */
+    byte[] allocDataUnzeroed(int order) { return pools[order].takeUnzeroed(); }
+
     /** Memory of a folio that was never published in a mapping (a lost insertion race). */
     void freeData(byte[] data) { pools[Integer.numberOfTrailingZeros(data.length / Folio.PAGE_SIZE)].give(data); }
 

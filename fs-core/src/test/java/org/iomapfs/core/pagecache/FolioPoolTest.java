@@ -48,6 +48,58 @@ class FolioPoolTest {
         assertEquals(0, cache.pooledFolios());
     }
 
+    /** A folio at index 0 filled with 0x5a and reclaimed: its array is the pool's one. */
+    private static byte[] pooledArray(PageCache cache, AddressSpace as) {
+        byte[] memory = cachedFolio(as, 0, (byte) 0x5a).data();
+        assertEquals(1, cache.dropClean());
+        assertEquals(1, cache.pooledFolios());
+        return memory;
+    }
+
+    @Test
+    void aWriterCoveringANewFolioWholeGetsReusedMemoryUnzeroedAndItsCopyStaysAtUnlock() {
+        PageCache cache = new PageCache(new EngineMetrics(new SimpleMeterRegistry()), 1 << 20);
+        AddressSpace as = new AddressSpace(1, 4096, cache);
+        byte[] memory = pooledArray(cache, as);
+        Folio f = as.grabLocked(9, 0, Folio.PAGE_SIZE);
+        assertSame(memory, f.data(), "the freed array is reused");
+        assertEquals(0x5a, f.data()[100], "not zeroed: the writer overwrites it whole");
+        Arrays.fill(f.data(), (byte) 3);
+        f.definedUpTo(Folio.PAGE_SIZE);
+        f.unlock();
+        for (byte b : f.data()) {
+            assertEquals(3, b, "what the writer copied is kept");
+        }
+    }
+
+    @Test
+    void unlockZeroesWhatTheWriterOfAnUnzeroedFolioDidNotCopy() {
+        PageCache cache = new PageCache(new EngineMetrics(new SimpleMeterRegistry()), 1 << 20);
+        AddressSpace as = new AddressSpace(1, 4096, cache);
+        byte[] memory = pooledArray(cache, as);
+        Folio f = as.grabLocked(9, 0, Folio.PAGE_SIZE);
+        assertSame(memory, f.data());
+        Arrays.fill(f.data(), 0, 100, (byte) 3);
+        f.definedUpTo(100);
+        f.unlock();
+        for (int i = 0; i < Folio.PAGE_SIZE; i++) {
+            assertEquals(i < 100 ? 3 : 0, f.data()[i], "byte " + i + ": a short copy leaves no old data behind");
+        }
+    }
+
+    @Test
+    void aWriterThatDoesNotCoverTheNewFolioWholeGetsItZeroed() {
+        PageCache cache = new PageCache(new EngineMetrics(new SimpleMeterRegistry()), 1 << 20);
+        AddressSpace as = new AddressSpace(1, 4096, cache);
+        byte[] memory = pooledArray(cache, as);
+        Folio f = as.grabLocked(9, 0, Folio.PAGE_SIZE - 1);
+        assertSame(memory, f.data());
+        for (byte b : f.data()) {
+            assertEquals(0, b);
+        }
+        f.unlock();
+    }
+
     @Test
     void foliosRemovedByTruncateAreNotReused() {
         PageCache cache = new PageCache(new EngineMetrics(new SimpleMeterRegistry()), 1 << 20);

@@ -103,6 +103,47 @@ class LargeFolioTest {
         assertFile(fh, a);
     }
 
+    /** /old written with 0x5a, written back and dropped: its folios' arrays wait in the pool. */
+    private void poolHoldsOldData(int len) {
+        long old = fs.create("/old", 0644, OpenFlags.O_RDWR, 0, 0);
+        byte[] stale = new byte[len];
+        Arrays.fill(stale, (byte) 0x5a);
+        write(old, 0, stale);
+        fs.fsync(old, false);
+        fs.release(old);
+        fs.dropCaches();
+        assertTrue(fs.context().cache.pooledFolios() > 0, "the dropped folios' memory is pooled");
+    }
+
+    @Test
+    void writesOverReusedUnzeroedMemoryLeaveOnlyTheirOwnBytes() {
+        mount(4096, 16 << 20);
+        poolHoldsOldData(1 << 20);
+        long fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
+        byte[] a = pattern((1 << 20) + 3 * PAGE + 100, 21);
+        write(fh, 0, a);
+        assertEquals(4, folios("/f").get(0).order(), "whole 64 KiB folios on the pool's memory");
+        assertFile(fh, a);
+    }
+
+    @Test
+    void aShortCopyIntoReusedMemoryInsideEofLeavesNoOldBytes() {
+        mount(4096, 16 << 20);
+        poolHoldsOldData(1 << 20);
+        long fh = fs.create("/f", 0644, OpenFlags.O_RDWR, 0, 0);
+        fs.truncate("/f", 256 << 10);
+        fs.controls().write("inject/copyin_fail", "1");
+        fs.controls().write("inject/copyin_bytes", "100");
+        fs.controls().write("inject/target_range", "all");
+        fs.controls().write("inject/nth", "1");
+        byte[] a = pattern(64 << 10, 22);
+        write(fh, 64 << 10, a);
+        fs.controls().write("inject/copyin_fail", "0");
+        byte[] expect = new byte[256 << 10];
+        System.arraycopy(a, 0, expect, 64 << 10, a.length);
+        assertFile(fh, expect);
+    }
+
     @Test
     void anAlignedWriteCreatesFoliosOfTheLargestOrderAndTheTailGetsSmallerOnes() {
         byte[] a = pattern((1 << 20) + 3 * PAGE, 1);
