@@ -48,21 +48,23 @@ class FolioPoolTest {
         assertEquals(0, cache.pooledFolios());
     }
 
-    /** A folio at index 0 filled with 0x5a and reclaimed: its array is the pool's one. */
-    private static byte[] pooledArray(PageCache cache, AddressSpace as) {
+    /**
+     * A new locked folio at index 9 for a writer that overwrites {@code overwrite} bytes from its start, on the
+     * array of a reclaimed folio that held 0x5a.
+     */
+    private static Folio grabOnReclaimedMemory(long overwrite) {
+        PageCache cache = new PageCache(new EngineMetrics(new SimpleMeterRegistry()), 1 << 20);
+        AddressSpace as = new AddressSpace(1, 4096, cache);
         byte[] memory = cachedFolio(as, 0, (byte) 0x5a).data();
         assertEquals(1, cache.dropClean());
-        assertEquals(1, cache.pooledFolios());
-        return memory;
+        Folio f = as.grabLocked(9, 0, overwrite);
+        assertSame(memory, f.data(), "the freed array is reused");
+        return f;
     }
 
     @Test
     void aWriterCoveringANewFolioWholeGetsReusedMemoryUnzeroedAndItsCopyStaysAtUnlock() {
-        PageCache cache = new PageCache(new EngineMetrics(new SimpleMeterRegistry()), 1 << 20);
-        AddressSpace as = new AddressSpace(1, 4096, cache);
-        byte[] memory = pooledArray(cache, as);
-        Folio f = as.grabLocked(9, 0, Folio.PAGE_SIZE);
-        assertSame(memory, f.data(), "the freed array is reused");
+        Folio f = grabOnReclaimedMemory(Folio.PAGE_SIZE);
         assertEquals(0x5a, f.data()[100], "not zeroed: the writer overwrites it whole");
         Arrays.fill(f.data(), (byte) 3);
         f.definedUpTo(Folio.PAGE_SIZE);
@@ -74,11 +76,7 @@ class FolioPoolTest {
 
     @Test
     void unlockZeroesWhatTheWriterOfAnUnzeroedFolioDidNotCopy() {
-        PageCache cache = new PageCache(new EngineMetrics(new SimpleMeterRegistry()), 1 << 20);
-        AddressSpace as = new AddressSpace(1, 4096, cache);
-        byte[] memory = pooledArray(cache, as);
-        Folio f = as.grabLocked(9, 0, Folio.PAGE_SIZE);
-        assertSame(memory, f.data());
+        Folio f = grabOnReclaimedMemory(Folio.PAGE_SIZE);
         Arrays.fill(f.data(), 0, 100, (byte) 3);
         f.definedUpTo(100);
         f.unlock();
@@ -89,11 +87,7 @@ class FolioPoolTest {
 
     @Test
     void aWriterThatDoesNotCoverTheNewFolioWholeGetsItZeroed() {
-        PageCache cache = new PageCache(new EngineMetrics(new SimpleMeterRegistry()), 1 << 20);
-        AddressSpace as = new AddressSpace(1, 4096, cache);
-        byte[] memory = pooledArray(cache, as);
-        Folio f = as.grabLocked(9, 0, Folio.PAGE_SIZE - 1);
-        assertSame(memory, f.data());
+        Folio f = grabOnReclaimedMemory(Folio.PAGE_SIZE - 1);
         for (byte b : f.data()) {
             assertEquals(0, b);
         }
