@@ -286,6 +286,7 @@ public final class AddressSpace {
                 clearDirtyForIo(f);
                 f.detachState();
                 delete(f);
+                cache.free(f);
             } else {
                 int from = (int) (Math.max(start, fs) - fs);
                 int to = (int) (Math.min(end, fe) - fs + 1);
@@ -297,6 +298,7 @@ public final class AddressSpace {
                     // and were zeroed only in memory. A dirty one keeps the zeroed range (a failed split's result).
                     f.detachState();
                     delete(f);
+                    cache.free(f);
                 }
             }
             return true;
@@ -330,6 +332,7 @@ public final class AddressSpace {
             }
             f.detachState();
             delete(f);
+            cache.free(f);
             return true;
         });
     }

@@ -11,6 +11,7 @@ import org.iomapfs.core.metrics.EngineMetrics;
 
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
 /**
@@ -28,8 +29,8 @@ public final class PageCache {
     /** One throttling sleep, and MAX_PAUSE (200 ms) without progress, after which throttling gives up. */
     private static final long PAUSE_NANOS = 2_000_000L;
     private static final long MAX_PAUSE_NANOS = 200_000_000L;
-    /** Freed folio memory kept for reuse, per order: 4 MiB each, enough for the one-in-one-out churn of a full cache. */
-    private static final int POOL_BYTES = 4 << 20;
+    /** The least freed folio memory kept for reuse, whatever the budget. */
+    private static final long MIN_POOL_BYTES = 4 << 20;
     /** The largest folio order a mapping may use (its FolioState bounds it further by block size). */
     public static final int MAX_FOLIO_ORDER = FolioTable.SHIFT;
     /**
@@ -40,6 +41,9 @@ public final class PageCache {
      */
     public static final int DEFAULT_MAX_FOLIO_ORDER = 6;
     private final FolioPool[] pools = new FolioPool[MAX_FOLIO_ORDER + 1];
+    /** Bytes in the pools of every order, and the most they may hold ({@link #setBudgetBytes}). */
+    private final AtomicLong pooledBytes = new AtomicLong();
+    private volatile long poolCapBytes = MIN_POOL_BYTES;
     private volatile int maxFolioOrder = DEFAULT_MAX_FOLIO_ORDER;
     /** Each reclaiming thread's isolation batch, so that reclaim on the allocation path allocates nothing. */
     private static final ThreadLocal<Folio[]> BATCH = new ThreadLocal<>();
@@ -69,7 +73,7 @@ public final class PageCache {
     public PageCache(EngineMetrics metrics, long budgetBytes) {
         this.metrics = metrics;
         for (int o = 0; o <= MAX_FOLIO_ORDER; o++) {
-            pools[o] = new FolioPool(Folio.PAGE_SIZE << o, Math.max(1, POOL_BYTES / (Folio.PAGE_SIZE << o)));
+            pools[o] = new FolioPool(Folio.PAGE_SIZE << o, pooledBytes, this);
         }
         setBudgetBytes(budgetBytes);
     }
@@ -91,7 +95,13 @@ public final class PageCache {
             throw new IllegalArgumentException("page-cache budget below one page: " + bytes);
         }
         budgetFolios = bytes / Folio.PAGE_SIZE;
+        // Free memory up to twice the budget: a full cache's worth for each of two folio sizes, so a cache that
+        // turns over from one size to the other (256 KiB write folios, single-page read or fault folios) and back
+        // reuses what the other size freed instead of allocating anew; no more than a quarter of the heap.
+        poolCapBytes = Math.max(MIN_POOL_BYTES, Math.min(2 * bytes, Runtime.getRuntime().maxMemory() / 4));
     }
+
+    long poolCapBytes() { return poolCapBytes; }
 
     public long budgetBytes() { return budgetFolios * Folio.PAGE_SIZE; }
 
@@ -160,8 +170,19 @@ public final class PageCache {
     /** Memory for a new folio its creator overwrites whole: not zeroed (see {@link Folio#markUndefined}). */
     byte[] allocDataUnzeroed(int order) { return pools[order].takeUnzeroed(); }
 
-    /** Memory of a folio that was never published in a mapping (a lost insertion race). */
+    /** Memory of a folio that was never published in a mapping (a lost insertion race), or that {@link #free} freed. */
     void freeData(byte[] data) { pools[Integer.numberOfTrailingZeros(data.length / Folio.PAGE_SIZE)].give(data); }
+
+    /**
+     * folio_put of a folio that truncate, punch or invalidation deleted (the caller holds its lock): its memory is
+     * reused if no one can reach it, as after reclaim. A pinned folio (a direct I/O may still store into it), one
+     * under writeback, or one a reader holds a reference to is left to the collector.
+     */
+    void free(Folio f) {
+        if (!f.maybeDmaPinned() && !f.isWriteback() && f.tryFreeze()) {
+            freeData(f.data);
+        }
+    }
 
     /** Freed folio arrays waiting for reuse, of every order. */
     public int pooledFolios() {

@@ -6,6 +6,7 @@ import org.iomapfs.core.metrics.EngineMetrics;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class FolioPoolTest {
     private static Folio cachedFolio(AddressSpace as, long index, byte fill) {
@@ -95,13 +96,65 @@ class FolioPoolTest {
     }
 
     @Test
-    void foliosRemovedByTruncateAreNotReused() {
+    void foliosRemovedByTruncateOrInvalidationAreReusedWhenNoOneCanReachThem() {
         PageCache cache = new PageCache(new EngineMetrics(new SimpleMeterRegistry()), 1 << 20);
         AddressSpace as = new AddressSpace(1, 4096, cache);
-        Folio f = cachedFolio(as, 0, (byte) 1);
+        Folio truncated = cachedFolio(as, 0, (byte) 1);
+        Folio invalidated = cachedFolio(as, 1, (byte) 2);
+        as.truncateRange(0, Folio.PAGE_SIZE - 1);
+        assertTrue(truncated.isRemoved());
+        assertEquals(1, cache.pooledFolios(), "truncate freed the memory");
+        assertFalse(truncated.tryGet(), "a stale PTE's load cannot take a reference any more: it faults again");
+        assertTrue(as.invalidateRange(Folio.PAGE_SIZE, 2 * Folio.PAGE_SIZE - 1));
+        assertEquals(2, cache.pooledFolios(), "invalidation freed the memory");
+        Folio next = as.grabLocked(7);
+        assertSame(invalidated.data(), next.data(), "the last freed array serves the next folio");
+        next.unlock();
+    }
+
+    @Test
+    void aTruncatedFolioThatAReaderOrAPinHoldsIsLeftToTheCollector() {
+        PageCache cache = new PageCache(new EngineMetrics(new SimpleMeterRegistry()), 1 << 20);
+        AddressSpace as = new AddressSpace(1, 4096, cache);
+        Folio read = cachedFolio(as, 0, (byte) 1);
+        Folio pinned = cachedFolio(as, 1, (byte) 2);
+        assertTrue(read.tryGet());
+        pinned.pin();
         as.truncateRange(0, Long.MAX_VALUE);
-        assertTrue(f.isRemoved());
-        assertEquals(0, cache.pooledFolios(), "a stale PTE may still reach a truncated folio's memory");
+        assertTrue(read.isRemoved() && pinned.isRemoved());
+        assertEquals(0, cache.pooledFolios(), "a reader copying out and a direct I/O storing in still use the memory");
+        read.put();
+        pinned.unpin();
+        for (int i = 0; i < Folio.PAGE_SIZE; i++) {
+            assertEquals(1, read.data()[i]);
+            assertEquals(2, pinned.data()[i]);
+        }
+    }
+
+    /** Caches {@code n} clean folios of that order from index 0 on and truncates them all. */
+    private static void cacheAndTruncate(AddressSpace as, int order, long n) {
+        for (long i = 0; i < n; i++) {
+            Folio f = as.grabLocked(i << order, order);
+            assertEquals(order, f.order());
+            f.markUptodate();
+            f.unlock();
+        }
+        as.truncateRange(0, Long.MAX_VALUE);
+    }
+
+    @Test
+    void thePoolsOfAllOrdersHoldAtMostTwiceTheBudget() {
+        PageCache cache = new PageCache(new EngineMetrics(new SimpleMeterRegistry()), 64 << 20);
+        AddressSpace as = new AddressSpace(1, 4096, cache);
+        assertEquals(Math.min(128L << 20, Runtime.getRuntime().maxMemory() / 4), cache.poolCapBytes(),
+            "twice the budget, at most a quarter of the heap");
+        assumeTrue(cache.poolCapBytes() == 128L << 20, "a heap of at least 512 MiB");
+        cacheAndTruncate(as, 0, 16384);
+        assertEquals(16384, cache.pooledFolios(), "a budget's worth of single pages");
+        cacheAndTruncate(as, 6, 256);
+        assertEquals(16384 + 256, cache.pooledFolios(), "and a budget's worth of 256 KiB folios");
+        cacheAndTruncate(as, 3, 100);
+        assertEquals(16384 + 256, cache.pooledFolios(), "the pools were full: new 32 KiB folios went to the collector");
     }
 
     @Test
