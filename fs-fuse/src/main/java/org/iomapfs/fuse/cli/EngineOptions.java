@@ -36,7 +36,8 @@ final class EngineOptions {
             + " single-page folios (the kernels of the bug fixes), 4 is 64 KiB, 6 is 256 KiB (the default and the"
             + " most), and no more than 64 blocks; control key 'max_folio_order'")
     String maxFolioOrder;
-    @Option(names = "--cache-mb", defaultValue = "256", description = "engine page-cache budget in MiB (default: ${DEFAULT-VALUE})")
+    @Option(names = "--cache-mb", defaultValue = "256", description = "engine page-cache budget in MiB (default: ${DEFAULT-VALUE});"
+        + " freed folio memory is kept for reuse up to twice that, at most a quarter of the daemon's heap")
     long cacheMb;
     @Option(names = "--lockdep", description = "check the engine's lock order at run time; reports go to the log and to .iomapfs/lockdep")
     boolean lockdep;
