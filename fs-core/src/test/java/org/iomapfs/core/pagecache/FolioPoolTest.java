@@ -95,12 +95,22 @@ class FolioPoolTest {
         f.unlock();
     }
 
+    /** A 1 MiB cache whose mapping holds two clean folios: index 0 filled with 1s, index 1 with 2s. */
+    private record TwoCached(PageCache cache, AddressSpace as, Folio first, Folio second) {
+        static TwoCached create() {
+            PageCache cache = new PageCache(new EngineMetrics(new SimpleMeterRegistry()), 1 << 20);
+            AddressSpace as = new AddressSpace(1, 4096, cache);
+            return new TwoCached(cache, as, cachedFolio(as, 0, (byte) 1), cachedFolio(as, 1, (byte) 2));
+        }
+    }
+
     @Test
     void foliosRemovedByTruncateOrInvalidationAreReusedWhenNoOneCanReachThem() {
-        PageCache cache = new PageCache(new EngineMetrics(new SimpleMeterRegistry()), 1 << 20);
-        AddressSpace as = new AddressSpace(1, 4096, cache);
-        Folio truncated = cachedFolio(as, 0, (byte) 1);
-        Folio invalidated = cachedFolio(as, 1, (byte) 2);
+        TwoCached t = TwoCached.create();
+        PageCache cache = t.cache();
+        AddressSpace as = t.as();
+        Folio truncated = t.first();
+        Folio invalidated = t.second();
         as.truncateRange(0, Folio.PAGE_SIZE - 1);
         assertTrue(truncated.isRemoved());
         assertEquals(1, cache.pooledFolios(), "truncate freed the memory");
@@ -114,15 +124,14 @@ class FolioPoolTest {
 
     @Test
     void aTruncatedFolioThatAReaderOrAPinHoldsIsLeftToTheCollector() {
-        PageCache cache = new PageCache(new EngineMetrics(new SimpleMeterRegistry()), 1 << 20);
-        AddressSpace as = new AddressSpace(1, 4096, cache);
-        Folio read = cachedFolio(as, 0, (byte) 1);
-        Folio pinned = cachedFolio(as, 1, (byte) 2);
+        TwoCached t = TwoCached.create();
+        Folio read = t.first();
+        Folio pinned = t.second();
         assertTrue(read.tryGet());
         pinned.pin();
-        as.truncateRange(0, Long.MAX_VALUE);
+        t.as().truncateRange(0, Long.MAX_VALUE);
         assertTrue(read.isRemoved() && pinned.isRemoved());
-        assertEquals(0, cache.pooledFolios(), "a reader copying out and a direct I/O storing in still use the memory");
+        assertEquals(0, t.cache().pooledFolios(), "a reader copying out and a direct I/O storing in still use the memory");
         read.put();
         pinned.unpin();
         for (int i = 0; i < Folio.PAGE_SIZE; i++) {
