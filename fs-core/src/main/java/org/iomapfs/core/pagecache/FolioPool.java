@@ -1,7 +1,6 @@
 package org.iomapfs.core.pagecache;
 
 import java.util.Arrays;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Free folio memory of one order, the page allocator's free list for this cache: the arrays of folios that
@@ -17,20 +16,18 @@ import java.util.concurrent.atomic.AtomicLong;
  * ({@link Folio#tryGet}), so the freeze fails under them; everyone else, a mapping's stale PTE included, locks the
  * folio or takes a reference first and finds it removed or frozen.
  *
- * <p>The pools of all orders share one limit on the bytes they hold ({@code pooled}, {@code cap}); what does not
- * fit is left to the collector. The monitor is a leaf in the lock order (taken holding anything, takes nothing).
+ * <p>The pools of all orders share one limit on the bytes they hold ({@link PageCache#poolCapBytes}); what does
+ * not fit is left to the collector. The monitor is a leaf in the lock order (taken holding anything, takes nothing).
  */
 final class FolioPool {
     private final int size;
-    private final AtomicLong pooled;
     private final PageCache cache;
     private byte[][] free = new byte[16][];
     private int count;
 
-    /** A pool of arrays of {@code size} bytes (the folios of one order), counted in {@code pooled}. */
-    FolioPool(int size, AtomicLong pooled, PageCache cache) {
+    /** A pool of arrays of {@code size} bytes (the folios of one order), counted in the cache's pooled bytes. */
+    FolioPool(int size, PageCache cache) {
         this.size = size;
-        this.pooled = pooled;
         this.cache = cache;
     }
 
@@ -40,7 +37,7 @@ final class FolioPool {
         }
         byte[] a = free[--count];
         free[count] = null;
-        pooled.addAndGet(-size);
+        cache.pooledBytes.addAndGet(-size);
         return a;
     }
 
@@ -65,8 +62,8 @@ final class FolioPool {
 
     /** Keeps an array no folio can reach any more; leaves it to the collector when the pools are full. */
     void give(byte[] a) {
-        if (pooled.addAndGet(size) > cache.poolCapBytes()) {
-            pooled.addAndGet(-size);
+        if (cache.pooledBytes.addAndGet(size) > cache.poolCapBytes()) {
+            cache.pooledBytes.addAndGet(-size);
             return;
         }
         synchronized (this) {

@@ -42,7 +42,7 @@ public final class PageCache {
     public static final int DEFAULT_MAX_FOLIO_ORDER = 6;
     private final FolioPool[] pools = new FolioPool[MAX_FOLIO_ORDER + 1];
     /** Bytes in the pools of every order, and the most they may hold ({@link #setBudgetBytes}). */
-    private final AtomicLong pooledBytes = new AtomicLong();
+    final AtomicLong pooledBytes = new AtomicLong();
     private volatile long poolCapBytes = MIN_POOL_BYTES;
     private volatile int maxFolioOrder = DEFAULT_MAX_FOLIO_ORDER;
     /** Each reclaiming thread's isolation batch, so that reclaim on the allocation path allocates nothing. */
@@ -73,7 +73,7 @@ public final class PageCache {
     public PageCache(EngineMetrics metrics, long budgetBytes) {
         this.metrics = metrics;
         for (int o = 0; o <= MAX_FOLIO_ORDER; o++) {
-            pools[o] = new FolioPool(Folio.PAGE_SIZE << o, pooledBytes, this);
+            pools[o] = new FolioPool(Folio.PAGE_SIZE << o, this);
         }
         setBudgetBytes(budgetBytes);
     }
@@ -329,8 +329,9 @@ public final class PageCache {
     /**
      * Reclaims up to {@code target} pages (a large folio counts its pages); returns how many were evicted. Like
      * shrink_inactive_list, one call scans a bounded batch (a few times the target, at least SWAP_CLUSTER_MAX)
-     * rather than the whole list, so an allocation past the budget costs the same whatever the cache holds. Folios are isolated from the list
-     * in batches under the LRU lock and judged outside it, each with a trylock: reclaim never blocks.
+     * rather than the whole list, so an allocation past the budget costs the same whatever the cache holds.
+     * Folios are isolated from the list in batches under the LRU lock and judged outside it, each with a trylock:
+     * reclaim never blocks.
      */
     public long shrink(long target) {
         long evicted = 0;
