@@ -15,6 +15,13 @@ public interface BlockDev {
     /** Writes {@code src.remaining()} bytes at {@code byteOffset} and advances its position; direct buffers are not copied. */
     void write(long byteOffset, java.nio.ByteBuffer src);
 
+    /**
+     * Starts the device write of bytes [byteOffset, byteOffset + len) that {@link #write} left in the host's page
+     * cache, without waiting for it (submit_bio: the bio goes to the device at once, where a pwrite only dirties
+     * the host's cache until its own writeback or {@link #force}). Durability still comes from {@link #force}.
+     */
+    default void startWrite(long byteOffset, long len) { }
+
     /** Forces written data to stable storage (fdatasync of the image). */
     void force();
 }

@@ -30,6 +30,7 @@ public final class EngineMetrics {
     public final Counter writebackErrors;
     public final Counter commits;
     public final Counter datasyncsWithoutCommit;
+    public final Counter deviceWriteStarts;
     public final Timer writebackLatency;
     public final Timer completionLatency;
 
@@ -56,6 +57,8 @@ public final class EngineMetrics {
         commits = Counter.builder("iomapfs.metadata.commits").register(registry);
         datasyncsWithoutCommit = Counter.builder("iomapfs.fsync.datasync.nocommit")
                 .description("fdatasyncs that only flushed data: no metadata but timestamps was unsynced").register(registry);
+        deviceWriteStarts = Counter.builder("iomapfs.writeback.device.starts")
+                .description("device writes a sync writeback pass started as it went (sync_file_range on the image)").register(registry);
         writebackLatency = Timer.builder("iomapfs.writeback.latency").description("folio lock to I/O submitted").register(registry);
         completionLatency = Timer.builder("iomapfs.completion.latency").description("I/O submitted to writeback ended").register(registry);
     }

@@ -30,12 +30,14 @@ public final class ImageDevice implements BlockDev, AutoCloseable {
     private final FileChannel ch;
     private final FileLock lock;
     private final Superblock sb;
+    private final HostSync hostSync;
 
     private ImageDevice(Path path, FileChannel ch, FileLock lock, Superblock sb) {
         this.path = path;
         this.ch = ch;
         this.lock = lock;
         this.sb = sb;
+        this.hostSync = lock == null ? null : HostSync.open(path);
     }
 
     public Superblock superblock() { return sb; }
@@ -167,6 +169,13 @@ public final class ImageDevice implements BlockDev, AutoCloseable {
     }
 
     @Override
+    public void startWrite(long off, long len) {
+        if (hostSync != null) {
+            hostSync.startWrite(off, len);
+        }
+    }
+
+    @Override
     public void force() {
         try {
             ch.force(false);
@@ -178,6 +187,9 @@ public final class ImageDevice implements BlockDev, AutoCloseable {
     @Override
     public void close() {
         try {
+            if (hostSync != null) {
+                hostSync.close();
+            }
             if (lock != null) {
                 lock.release();
             }

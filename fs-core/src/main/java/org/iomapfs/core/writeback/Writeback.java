@@ -153,7 +153,15 @@ public final class Writeback implements AutoCloseable {
         final List<Ioend> ioends = new ArrayList<>();
         final ByteBuffer staging = ByteBuffer.allocateDirect(Ioend.MAX_IOEND_BYTES + (Folio.PAGE_SIZE << PageCache.MAX_FOLIO_ORDER));
         int pendingBytes;
+        /** WB_SYNC_ALL: someone waits for this pass, so its image writes go to the device as they are made. */
+        boolean sync;
+        /** Image bytes [startFrom, startTo) written since the device write was last started. */
+        long startFrom = Long.MAX_VALUE;
+        long startTo;
     }
+
+    /** Image bytes a sync pass writes before it starts their device write (blk_plug: a batch, not each bio). */
+    private static final long START_WRITE_BYTES = 128 << 10;
 
     /** Writeback contexts of finished passes, their staging buffers reused by the next (flusher and fsyncs). */
     private final java.util.concurrent.ConcurrentLinkedDeque<Wpc> idleWpcs = new java.util.concurrent.ConcurrentLinkedDeque<>();
@@ -182,6 +190,7 @@ public final class Writeback implements AutoCloseable {
         wpc.map = null;
         wpc.dataSeq = -1;
         wpc.holeStart = wpc.holeEnd = -1;
+        wpc.sync = sync;
         try {
             writepagesRange(wpc, inode, mapping, start, end, sync);
         } finally {
@@ -345,11 +354,36 @@ public final class Writeback implements AutoCloseable {
     }
 
     private void submitAll(Wpc wpc) {
+        long batched = 0;
         for (Ioend io : wpc.ioends) {
             submit(io);
+            if (wpc.sync) {
+                wpc.startFrom = Math.min(wpc.startFrom, io.addr);
+                wpc.startTo = Math.max(wpc.startTo, io.addr + io.length);
+                batched += io.length;
+                if (batched >= START_WRITE_BYTES) {
+                    startWrite(wpc);
+                    batched = 0;
+                }
+            }
+        }
+        if (wpc.startFrom != Long.MAX_VALUE) {
+            startWrite(wpc);
         }
         wpc.ioends.clear();
         wpc.pendingBytes = 0;
+    }
+
+    /**
+     * Starts the device write of the image bytes a sync pass wrote so far: pwrite only dirties the host's cache,
+     * where the kernel's submit_bio starts the I/O, so without this the device write of a whole fsync would begin
+     * only at the image's fdatasync (a range spanning other dirty host pages starts those too, harmlessly).
+     */
+    private void startWrite(Wpc wpc) {
+        ctx.dev.startWrite(wpc.startFrom, wpc.startTo - wpc.startFrom);
+        ctx.metrics.deviceWriteStarts.increment();
+        wpc.startFrom = Long.MAX_VALUE;
+        wpc.startTo = 0;
     }
 
     /**
