@@ -4,6 +4,7 @@ import jnr.ffi.LibraryLoader;
 import jnr.ffi.annotations.IgnoreError;
 
 import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * sync_file_range(2) with SYNC_FILE_RANGE_WRITE on the image, through a read-only descriptor of its own (the call
@@ -25,11 +26,12 @@ final class HostSync implements AutoCloseable {
     private static volatile LibC libc;
 
     private final LibC c;
-    private final int fd;
+    /** -1 once closed: a second close must not close a descriptor number the process has since reused. */
+    private final AtomicInteger fd;
 
     private HostSync(LibC c, int fd) {
         this.c = c;
-        this.fd = fd;
+        this.fd = new AtomicInteger(fd);
     }
 
     static HostSync open(Path image) {
@@ -58,11 +60,15 @@ final class HostSync implements AutoCloseable {
      * kernel refuses (an I/O error of the writes themselves surfaces at the next fdatasync).
      */
     int startWrite(long off, long len) {
-        return c.sync_file_range(fd, off, len, SYNC_FILE_RANGE_WRITE);
+        int f = fd.get();
+        return f < 0 ? -1 : c.sync_file_range(f, off, len, SYNC_FILE_RANGE_WRITE);
     }
 
     @Override
     public void close() {
-        c.close(fd);
+        int f = fd.getAndSet(-1);
+        if (f >= 0) {
+            c.close(f);
+        }
     }
 }

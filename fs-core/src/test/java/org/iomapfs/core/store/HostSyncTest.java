@@ -9,7 +9,10 @@ import java.nio.file.Path;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
-/** sync_file_range reaches the kernel: it accepts a range of a written file and refuses a negative offset. */
+/**
+ * sync_file_range reaches the kernel: it accepts a range of a written file and refuses a negative offset; once
+ * closed, a HostSync neither calls it nor closes again.
+ */
 class HostSyncTest {
     @TempDir
     Path dir;
@@ -22,6 +25,20 @@ class HostSyncTest {
             assertNotNull(s, "sync_file_range through libc on this Linux machine");
             assertEquals(0, s.startWrite(0, 1 << 20));
             assertEquals(-1, s.startWrite(-4096, 4096), "EINVAL for a negative offset");
+        }
+    }
+
+    @Test
+    void aClosedHostSyncTouchesNoDescriptor() throws Exception {
+        Path f = dir.resolve("img");
+        Files.write(f, new byte[4096]);
+        HostSync s = HostSync.open(f);
+        assertNotNull(s);
+        s.close();
+        try (java.nio.channels.FileChannel reused = java.nio.channels.FileChannel.open(f)) {
+            assertEquals(-1, s.startWrite(0, 4096), "no call on a descriptor number closed and reused");
+            s.close();
+            assertEquals(4096, reused.size(), "the second close left the descriptor open (likely the same number)");
         }
     }
 }
