@@ -3,6 +3,7 @@ package org.iomapfs.core.store;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -35,7 +36,7 @@ class HostSyncTest {
         HostSync s = HostSync.open(f);
         assertNotNull(s);
         s.close();
-        try (java.nio.channels.FileChannel reused = java.nio.channels.FileChannel.open(f)) {
+        try (FileChannel reused = FileChannel.open(f)) {
             assertEquals(-1, s.startWrite(0, 4096), "no call on a descriptor number closed and reused");
             s.close();
             assertEquals(4096, reused.size(), "the second close left the descriptor open (likely the same number)");
