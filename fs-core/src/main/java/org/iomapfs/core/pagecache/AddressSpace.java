@@ -217,6 +217,9 @@ public final class AddressSpace {
         cache.metrics().writebackFolios.addAndGet(-f.nr());
     }
 
+    /** mapping_tagged(mapping, PAGECACHE_TAG_DIRTY): whether any folio of this space is tagged dirty. */
+    public boolean taggedDirty() { return !dirtyTag.isEmpty(); }
+
     /** Indices tagged dirty in [from, to], in order (every page of a dirty large folio). */
     public List<Long> dirtyIndices(long from, long to) {
         List<Long> out = new ArrayList<>();
@@ -326,6 +329,9 @@ public final class AddressSpace {
      * writes back and retries, or reports EBUSY as the kernel's DIO fallback would).
      */
     public boolean invalidateRange(long start, long end) {
+        if (pages.size() == 0) {
+            return true; // invalidate_inode_pages2_range: mapping_empty returns at once
+        }
         return forEachSettled(start, end, f -> {
             if (f.isDirty() || f.isMapped() || f.maybeDmaPinned()) {
                 return false;

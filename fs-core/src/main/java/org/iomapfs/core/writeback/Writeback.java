@@ -135,9 +135,16 @@ public final class Writeback implements AutoCloseable {
         }
     }
 
-    /** filemap_write_and_wait_range over bytes [start, end]. */
+    /**
+     * filemap_write_and_wait_range over bytes [start, end]. As filemap_fdatawrite_wbc, a mapping with no dirty tag
+     * starts no pass: every direct read and write flushes its range first, and most find nothing cached dirty. A
+     * folio keeps its dirty tag until its writeback tag is set ({@link AddressSpace#startWriteback}), so a folio
+     * dirtied before this call is seen by one check or the other.
+     */
     public void writeAndWait(Inode inode, long start, long end) {
-        writepages(inode, start, end, true);
+        if (inode.mapping.taggedDirty()) {
+            writepages(inode, start, end, true);
+        }
         inode.mapping.waitWriteback(start, end);
     }
 
