@@ -125,6 +125,23 @@ class BadInputTest {
     }
 
     @Test
+    void mkfsWhereOnlyALeftoverMetadataStoreRemainsNamesThatFile() throws Exception {
+        Path img = dir.resolve("img");
+        Mkfs.format(img, 1 << 20, 4096, false);
+        Files.delete(img);
+        Path meta = MvMetaStore.metaPath(img);
+        String before = digest(meta);
+        FsException e = assertThrows(FsException.class, () -> Mkfs.format(img, 1 << 20, 4096, false));
+        assertEquals(Errno.EEXIST, e.errno());
+        assertTrue(e.getMessage().startsWith(meta + ": already exists"), e.getMessage());
+        assertFalse(e.getMessage().contains("\n"), "one-line message");
+        assertEquals(before, digest(meta), "the leftover store is untouched");
+        assertEquals("absent", digest(img), "no image created");
+        Mkfs.format(img, 1 << 20, 4096, true);
+        assertEquals(0, Fsck.check(img).problems().size());
+    }
+
+    @Test
     void anImageInUseCannotBeOpenedTwice() {
         Path img = dir.resolve("img");
         Mkfs.format(img, 1 << 20, 4096, false);
