@@ -30,8 +30,8 @@ public final class Mkfs {
         }
         if (!force && Files.exists(meta)) {
             // the image was removed without its metadata store: name the file in the way, not the absent image
-            throw new FsException(Errno.EEXIST, meta + ": already exists (the metadata store of a removed image " + image
-                    + "; use --force to overwrite)");
+            throw new FsException(Errno.EEXIST, meta + ": already exists (the metadata store of a removed image "
+                    + image + "; use --force to overwrite)");
         }
         Superblock sb = new Superblock(Superblock.VERSION, blockSize, blocks, UUID.randomUUID());
         try {
