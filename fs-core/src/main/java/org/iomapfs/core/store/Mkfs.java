@@ -25,13 +25,15 @@ public final class Mkfs {
             throw new FsException(Errno.EINVAL, "size " + sizeBytes + " is too small: at least 16 blocks of " + blockSize);
         }
         Path meta = MvMetaStore.metaPath(image);
-        if (!force && Files.exists(image)) {
-            throw new FsException(Errno.EEXIST, image + ": already exists (use --force to overwrite)");
-        }
-        if (!force && Files.exists(meta)) {
-            // the image was removed without its metadata store: name the file in the way, not the absent image
-            throw new FsException(Errno.EEXIST, meta + ": already exists (the metadata store of a removed image "
-                    + image + "; use --force to overwrite)");
+        if (!force) {
+            if (Files.exists(image)) {
+                throw new FsException(Errno.EEXIST, image + ": already exists (use --force to overwrite)");
+            }
+            if (Files.exists(meta)) {
+                // the image was removed without its metadata store: name the file in the way, not the absent image
+                throw new FsException(Errno.EEXIST, meta + ": already exists (the metadata store of a removed image "
+                        + image + "; use --force to overwrite)");
+            }
         }
         Superblock sb = new Superblock(Superblock.VERSION, blockSize, blocks, UUID.randomUUID());
         try {
