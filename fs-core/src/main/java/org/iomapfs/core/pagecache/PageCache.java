@@ -200,14 +200,19 @@ public final class PageCache {
      * it scanned the whole LRU list on every new folio. Reclaiming a full batch rather than the one folio over
      * the budget leaves room for the next allocations, so a streaming writer isolates and puts back one batch
      * per SWAP_CLUSTER_MAX new folios, not per folio. The batch is at most 1/64 of the budget (the kernel's
-     * watermark gaps are a small share of the zone), so a budget of a few folios is still kept to the folio.
+     * watermark gaps are a small share of the zone), so a budget of a few folios is still kept to the folio. A
+     * large folio may ask for up to twice its own pages while the cache is over: a batch of SWAP_CLUSTER_MAX pages
+     * frees no more than the one folio it added, so every scan that met only referenced folios left that folio's
+     * pages over the budget for good (a mount writing 1 MiB at a time, 256 KiB folios, held 576 MiB against a 256
+     * MiB budget after 36 s, 40 MiB more every 6 s); the kernel's allocator does not proceed without the pages.
      */
     void added(Folio f) {
         metrics.cachedFolios.addAndGet(f.nr());
         lruAdd(f);
         long excess = metrics.cachedFolios.get() - budgetFolios;
         if (excess > 0) {
-            shrink(Math.min(SCAN_BATCH, Math.max(excess, budgetFolios / 64)));
+            long batch = Math.min(SCAN_BATCH, Math.max(excess, budgetFolios / 64));
+            shrink(Math.max(batch, Math.min(excess, 2L * f.nr())));
         }
     }
 
