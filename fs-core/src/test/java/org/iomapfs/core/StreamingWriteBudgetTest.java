@@ -9,9 +9,7 @@ import org.iomapfs.core.config.EngineConfig;
 import org.iomapfs.core.pagecache.Folio;
 import org.iomapfs.core.pagecache.PageCache;
 import org.iomapfs.core.store.Mkfs;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A writer streaming over a file several times the page-cache budget in 1 MiB writes, with fsyncs between, as fio's
@@ -19,20 +17,9 @@ import org.junit.jupiter.api.io.TempDir;
  * pages), and reclaim asked for SWAP_CLUSTER_MAX pages per folio added, so it freed at most the folio it added; each
  * scan that met only referenced folios freed nothing, and the cache kept that folio over the budget for good.
  */
-class StreamingWriteBudgetTest {
+class StreamingWriteBudgetTest extends EngineOnImage {
     private static final long BUDGET = 128L << 20;
     private static final long FILE = 4 * BUDGET;
-
-    @TempDir
-    Path dir;
-    IomapFs fs;
-
-    @AfterEach
-    void close() {
-        if (fs != null) {
-            fs.close();
-        }
-    }
 
     @Test
     void fsyncsBetweenStreamingWritesLeaveTheCacheWithinItsBudget() {
