@@ -5,8 +5,8 @@
 # in-memory Vfs (fs-fuse floor/FloorVfs) served through the same FuseMount and request loop as the engine, so
 # iomapfs/floor is what the engine costs and floor/passthrough_ll what the Java binding (jnr-fuse, libfuse 2)
 # costs. Jobs: sequential 1 MiB buffered writes and reads (page cache dropped before each), 4 KiB O_DIRECT random
-# reads and writes, 4 KiB random writes through a shared mapping (ioengine=mmap, msync every 256 writes), 4 KiB
-# O_DIRECT random reads with 4 and 16 jobs. Prints one table with MB/s or IOPS, the ratios iomapfs/passthrough_ll,
+# reads and writes, 4 KiB random writes over a 256 MiB file through a shared mapping (ioengine=mmap, msync every 256
+# writes), 4 KiB O_DIRECT random reads with 4 and 16 jobs. Prints one table with MB/s or IOPS, the ratios iomapfs/passthrough_ll,
 # iomapfs/floor, floor/passthrough_ll and iomapfs/host, and each daemon's CPU time (utime+stime of the whole
 # process from /proc/PID/stat, JIT and GC threads included) per completed fio I/O: one I/O of a 1 MiB job is
 # one 1 MiB FUSE request (iomapfs and the floor ask for 256 pages with FUSE_MAX_PAGES, as libfuse 3 does for
@@ -83,6 +83,8 @@ cpu_ticks() { if [ -n "$1" ]; then awk '{print $14+$15}' "/proc/$1/stat"; else e
 echo "daemon pids: passthrough_ll ${pid[pll]}, floor ${pid[floor]}, iomapfs ${pid[iomapfs]};" \
   "$(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
 
+# before the job's own options: fio takes the last of a repeated option, so a job's --size wins (until 2026-12-04
+# it came after them, and the mmap job ran on a 512 MiB file where it names 256 MiB)
 common=(--size=512M --time_based --runtime="$secs" --group_reporting --output-format=json)
 # name | what is measured | fio options
 jobs=(
@@ -104,7 +106,7 @@ for job in "${jobs[@]}"; do
     echo 3 >/proc/sys/vm/drop_caches
     t0=$(cpu_ticks "${pid[$fs]}")
     # shellcheck disable=SC2086
-    read -r value ios < <(cd "$work/$fs" && fio --name="$name" $opts "${common[@]}" | python3 -c '
+    read -r value ios < <(cd "$work/$fs" && fio --name="$name" "${common[@]}" $opts | python3 -c '
 import json, sys
 j = json.load(sys.stdin)["jobs"][0]
 d = j["write"] if j["write"]["io_bytes"] > 0 else j["read"]
