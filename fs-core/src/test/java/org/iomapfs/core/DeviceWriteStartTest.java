@@ -1,17 +1,24 @@
 package org.iomapfs.core;
 
 import org.iomapfs.core.api.OpenFlags;
+import org.iomapfs.core.hooks.HookPoint;
 import org.iomapfs.core.mount.FsContext;
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A writeback pass that someone waits for (fsync) starts the device write of what it wrote to the image every
  * 128 KiB, as iomap's bios go to the device as they are submitted; background writeback leaves that to the host.
+ * Such a pass writes each ioend that can grow no more as it walks on, as iomap_add_to_ioend submits one once a
+ * block does not continue it, rather than after the last folio.
  */
 class DeviceWriteStartTest extends EngineOnImage {
     private static final int BLOCKS = 64;
@@ -38,6 +45,27 @@ class DeviceWriteStartTest extends EngineOnImage {
         long before = starts(ctx);
         fs.fsync(fh, true);
         assertEquals(BLOCKS * 4096 / (128 << 10), starts(ctx) - before, "two batches of 32 blocks");
+        assertEquals(0, ctx.cache.dirtyFolios());
+        fs.dropCaches();
+        for (int i = 0; i < BLOCKS; i++) {
+            assertArrayEquals(EngineTest.pattern(4096, i + 1), EngineTest.read(fs, fh, i * 16384L, 4096), "block " + i);
+        }
+    }
+
+    @Test
+    void fsyncWritesFinishedIoendsBeforeItMapsTheLastFolio() {
+        FsContext ctx = format().context();
+        long fh = scatteredDirtyFile(ctx);
+        List<String> order = Collections.synchronizedList(new ArrayList<>());
+        ctx.hooks.add(HookPoint.WB_MAPPED, (p, in, pos) -> order.add("mapped " + pos));
+        ctx.hooks.add(HookPoint.WB_SUBMITTED, (p, in, pos) -> order.add("submitted " + pos));
+        fs.fsync(fh, true);
+        String lastMapped = "mapped " + (BLOCKS - 1) * 16384L;
+        assertEquals(2 * BLOCKS, order.size(), "each block mapped and its one-block ioend submitted: " + order);
+        assertEquals(32, order.indexOf("submitted 0") - order.indexOf("mapped 0") - 1,
+                "the first 32 ioends go once a 33rd has started (32 more blocks mapped)");
+        assertTrue(order.indexOf("submitted " + 31 * 16384L) < order.indexOf(lastMapped),
+                "the first batch is written before the last folio is mapped: " + order);
         assertEquals(0, ctx.cache.dirtyFolios());
         fs.dropCaches();
         for (int i = 0; i < BLOCKS; i++) {

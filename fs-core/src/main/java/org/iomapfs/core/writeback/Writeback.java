@@ -154,7 +154,9 @@ public final class Writeback implements AutoCloseable {
     /**
      * struct iomap_writepage_ctx: the mapping ->map_blocks cached, and the ioends built but not yet submitted,
      * whose data share {@link #staging}: a pass submits once {@link #pendingBytes} reaches MAX_IOEND_BYTES and a
-     * folio adds at most the largest folio size, so the ioends of a pass never need more than the buffer holds.
+     * folio adds at most the largest folio size, so the ioends of a pass never need more than the buffer holds. A
+     * sync pass also writes its finished ioends on the way ({@link #submitFinished}); their bytes are reused only
+     * after submitAll.
      */
     private static final class Wpc extends IomapWritepageCtx {
         final List<Ioend> ioends = new ArrayList<>();
@@ -165,6 +167,10 @@ public final class Writeback implements AutoCloseable {
         /** Image bytes [startFrom, startTo) written since the device write was last started. */
         long startFrom = Long.MAX_VALUE;
         long startTo;
+        /** Ioends [0, submitted) of {@link #ioends} are written; their staging bytes are free only after submitAll. */
+        int submitted;
+        /** Bytes of the ioends after {@link #submitted} that can grow no more (a later one was started). */
+        long finishedBytes;
     }
 
     /** Image bytes a sync pass writes before it starts their device write (blk_plug: a batch, not each bio). */
@@ -204,6 +210,8 @@ public final class Writeback implements AutoCloseable {
             // every ioend of the pass was written (submitAll) or the pass failed before building more: nothing
             // reads the staging buffer any more
             wpc.ioends.clear();
+            wpc.submitted = 0;
+            wpc.finishedBytes = 0;
             wpc.pendingBytes = 0;
             idleWpcs.offerFirst(wpc);
         }
@@ -249,6 +257,8 @@ public final class Writeback implements AutoCloseable {
             ctx.metrics.writebackLatency.record(System.nanoTime() - t0, TimeUnit.NANOSECONDS);
             if (wpc.pendingBytes >= Ioend.MAX_IOEND_BYTES) {
                 submitAll(wpc);
+            } else if (wpc.sync && wpc.finishedBytes >= START_WRITE_BYTES) {
+                submitFinished(wpc);
             }
         }
         submitAll(wpc);
@@ -352,6 +362,9 @@ public final class Writeback implements AutoCloseable {
         boolean unwritten = e.type() == ExtentType.UNWRITTEN;
         Ioend cur = wpc.ioends.isEmpty() ? null : wpc.ioends.get(wpc.ioends.size() - 1);
         if (cur == null || !cur.continues(inode, pos, addr, unwritten)) {
+            if (cur != null) {
+                wpc.finishedBytes += cur.length;
+            }
             cur = new Ioend(inode, pos, addr, unwritten, wpc.staging, wpc.pendingBytes);
             wpc.ioends.add(cur);
         }
@@ -360,9 +373,31 @@ public final class Writeback implements AutoCloseable {
         wpc.pendingBytes += bs;
     }
 
+    /**
+     * Writes the ioends of a sync pass that can grow no more (a later one was started) and starts their device
+     * write. iomap_add_to_ioend (fs/iomap/ioend.c) submits the current ioend as soon as a block does not continue
+     * it, so the device works while the pass walks on; gathering a whole fsync's scattered blocks first left the
+     * device idle until the last folio was copied (an msync of 256 random 4 KiB stores: the first device write
+     * 2.2 ms into a 7.6 ms FSYNC). Here they go in batches of START_WRITE_BYTES, and their staging bytes stay
+     * taken until submitAll.
+     */
+    private void submitFinished(Wpc wpc) {
+        int last = wpc.ioends.size() - 1;
+        for (int i = wpc.submitted; i < last; i++) {
+            Ioend io = wpc.ioends.get(i);
+            submit(io);
+            wpc.startFrom = Math.min(wpc.startFrom, io.addr);
+            wpc.startTo = Math.max(wpc.startTo, io.addr + io.length);
+        }
+        wpc.submitted = last;
+        wpc.finishedBytes = 0;
+        startWrite(wpc);
+    }
+
     private void submitAll(Wpc wpc) {
         long batched = 0;
-        for (Ioend io : wpc.ioends) {
+        for (int i = wpc.submitted; i < wpc.ioends.size(); i++) {
+            Ioend io = wpc.ioends.get(i);
             submit(io);
             if (wpc.sync) {
                 wpc.startFrom = Math.min(wpc.startFrom, io.addr);
@@ -378,6 +413,8 @@ public final class Writeback implements AutoCloseable {
             startWrite(wpc);
         }
         wpc.ioends.clear();
+        wpc.submitted = 0;
+        wpc.finishedBytes = 0;
         wpc.pendingBytes = 0;
     }
 
