@@ -171,6 +171,14 @@ public final class Writeback implements AutoCloseable {
         int submitted;
         /** Bytes of the ioends after {@link #submitted} that can grow no more (a later one was started). */
         long finishedBytes;
+
+        /** Forgets the pass's ioends: all were written, or the pass failed before building more. */
+        void clearIoends() {
+            ioends.clear();
+            submitted = 0;
+            finishedBytes = 0;
+            pendingBytes = 0;
+        }
     }
 
     /** Image bytes a sync pass writes before it starts their device write (blk_plug: a batch, not each bio). */
@@ -207,12 +215,8 @@ public final class Writeback implements AutoCloseable {
         try {
             writepagesRange(wpc, inode, mapping, start, end, sync);
         } finally {
-            // every ioend of the pass was written (submitAll) or the pass failed before building more: nothing
-            // reads the staging buffer any more
-            wpc.ioends.clear();
-            wpc.submitted = 0;
-            wpc.finishedBytes = 0;
-            wpc.pendingBytes = 0;
+            // nothing reads the staging buffer any more
+            wpc.clearIoends();
             idleWpcs.offerFirst(wpc);
         }
     }
@@ -382,21 +386,20 @@ public final class Writeback implements AutoCloseable {
      * submitAll.
      */
     private void submitFinished(Wpc wpc) {
-        int last = wpc.ioends.size() - 1;
-        for (int i = wpc.submitted; i < last; i++) {
-            Ioend io = wpc.ioends.get(i);
-            submit(io);
-            wpc.startFrom = Math.min(wpc.startFrom, io.addr);
-            wpc.startTo = Math.max(wpc.startTo, io.addr + io.length);
-        }
-        wpc.submitted = last;
-        wpc.finishedBytes = 0;
-        startWrite(wpc);
+        submitUpTo(wpc, wpc.ioends.size() - 1);
     }
 
     private void submitAll(Wpc wpc) {
+        submitUpTo(wpc, wpc.ioends.size());
+        wpc.clearIoends();
+    }
+
+    /**
+     * Writes ioends [submitted, upTo); a sync pass starts their device write every START_WRITE_BYTES and at the end.
+     */
+    private void submitUpTo(Wpc wpc, int upTo) {
         long batched = 0;
-        for (int i = wpc.submitted; i < wpc.ioends.size(); i++) {
+        for (int i = wpc.submitted; i < upTo; i++) {
             Ioend io = wpc.ioends.get(i);
             submit(io);
             if (wpc.sync) {
@@ -412,10 +415,8 @@ public final class Writeback implements AutoCloseable {
         if (wpc.startFrom != Long.MAX_VALUE) {
             startWrite(wpc);
         }
-        wpc.ioends.clear();
-        wpc.submitted = 0;
+        wpc.submitted = upTo;
         wpc.finishedBytes = 0;
-        wpc.pendingBytes = 0;
     }
 
     /**
