@@ -4,9 +4,10 @@
 # iomapfs) so that load from other work on the machine hits all alike. The floor is `iomapfs floor MNT`: a minimal
 # in-memory Vfs (fs-fuse floor/FloorVfs) served through the same FuseMount and request loop as the engine, so
 # iomapfs/floor is what the engine costs and floor/passthrough_ll what the Java binding (jnr-fuse, libfuse 2) costs.
-# Jobs: sequential 1 MiB buffered writes and reads (page cache dropped before each), 4 KiB O_DIRECT random reads and
-# writes, 4 KiB random writes over a 256 MiB file through a shared mapping (ioengine=mmap, msync every 256 writes),
-# 4 KiB O_DIRECT random reads with 4 and 16 jobs. Prints one table with MB/s or IOPS, the ratios iomapfs/passthrough_ll,
+# Jobs: sequential 1 MiB buffered writes and reads, 4 KiB O_DIRECT random reads and writes, 4 KiB random writes over
+# a 256 MiB file through a shared mapping (ioengine=mmap, msync every 256 writes), 4 KiB O_DIRECT random reads with 4
+# and 16 jobs; every run starts with all page caches dropped, the engine's own too. Prints one table with MB/s or
+# IOPS, the ratios iomapfs/passthrough_ll,
 # iomapfs/floor, floor/passthrough_ll and iomapfs/host, and each daemon's CPU time (utime+stime of the whole process
 # from /proc/PID/stat, JIT and GC threads included) per completed fio I/O: one I/O of a 1 MiB job is one 1 MiB FUSE
 # request (iomapfs and the floor ask for 256 pages with FUSE_MAX_PAGES, as libfuse 3 does for passthrough_ll), an mmap
@@ -102,6 +103,11 @@ for round in $(seq 1 "$rounds"); do
 for job in "${jobs[@]}"; do
   IFS='|' read -r name unit opts <<<"$job"
   for fs in host pll floor iomapfs; do
+    # Every job starts with cold caches. drop_caches empties the host's page cache (the host's and passthrough_ll's
+    # files, the image) and the FUSE files' pages, but not the engine's own page cache, which kept what the jobs
+    # before had read or written (until 2026-12-05 the mmap job found its file cached there whenever it had
+    # survived them). The engine's drop_caches writes it back and drops it, as drop_caches does for XFS.
+    if [ "$fs" = iomapfs ]; then echo 1 >"$work/iomapfs/.iomapfs/drop_caches"; fi
     sync
     echo 3 >/proc/sys/vm/drop_caches
     t0=$(cpu_ticks "${pid[$fs]}")
