@@ -106,7 +106,7 @@ for job in "${jobs[@]}"; do
     # Every job starts with cold caches. drop_caches empties the host's page cache (the host's and passthrough_ll's
     # files, the image) and the FUSE files' pages, but not the engine's own page cache, which kept what the jobs
     # before had read or written (until 2026-12-05 the mmap job found its file cached there whenever it had
-    # survived them). The engine's drop_caches writes it back and drops it, as drop_caches does for XFS.
+    # survived them). The engine's drop_caches writes it back and drops it, as sync and drop_caches do for XFS.
     if [ "$fs" = iomapfs ]; then echo 1 >"$work/iomapfs/.iomapfs/drop_caches"; fi
     sync
     echo 3 >/proc/sys/vm/drop_caches
