@@ -51,6 +51,8 @@ threads() { # "name utime+stime" of every daemon thread, in clock ticks
   done
 }
 for name in "${names[@]}"; do
+  # cold caches, the engine's own too, as fio-compare.sh starts every job
+  echo 1 >"$work/mnt/.iomapfs/drop_caches"
   sync
   echo 3 >/proc/sys/vm/drop_caches
   profile=$([ $# -eq 0 ] || [[ "$want" == *" $name "* ]] && echo 1 || echo 0)
