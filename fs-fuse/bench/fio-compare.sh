@@ -4,14 +4,13 @@
 # iomapfs) so that load from other work on the machine hits all alike. The floor is `iomapfs floor MNT`: a minimal
 # in-memory Vfs (fs-fuse floor/FloorVfs) served through the same FuseMount and request loop as the engine, so
 # iomapfs/floor is what the engine costs and floor/passthrough_ll what the Java binding (jnr-fuse, libfuse 2) costs.
-# Jobs: sequential 1 MiB buffered writes and reads, 4 KiB O_DIRECT random reads and writes, 4 KiB random writes over
-# a 256 MiB file through a shared mapping (ioengine=mmap, msync every 256 writes), 4 KiB O_DIRECT random reads with 4
+# Jobs: sequential 1 MiB buffered writes and reads, 4 KiB O_DIRECT random reads and writes, 4 KiB random writes over a
+# 256 MiB file through a shared mapping (ioengine=mmap, msync every 256 writes), 4 KiB O_DIRECT random reads with 4
 # and 16 jobs; every run starts with all page caches dropped, the engine's own too. Prints one table with MB/s or
-# IOPS, the ratios iomapfs/passthrough_ll,
-# iomapfs/floor, floor/passthrough_ll and iomapfs/host, and each daemon's CPU time (utime+stime of the whole process
-# from /proc/PID/stat, JIT and GC threads included) per completed fio I/O: one I/O of a 1 MiB job is one 1 MiB FUSE
-# request (iomapfs and the floor ask for 256 pages with FUSE_MAX_PAGES, as libfuse 3 does for passthrough_ll), an mmap
-# I/O is a store that may cause no request at all.
+# IOPS, the ratios iomapfs/passthrough_ll, iomapfs/floor, floor/passthrough_ll and iomapfs/host, and each daemon's CPU
+# time (utime+stime of the whole process from /proc/PID/stat, JIT and GC threads included) per completed fio I/O: one
+# I/O of a 1 MiB job is one 1 MiB FUSE request (iomapfs and the floor ask for 256 pages with FUSE_MAX_PAGES, as
+# libfuse 3 does for passthrough_ll), an mmap I/O is a store that may cause no request at all.
 # passthrough_ll is compiled from the libfuse3-dev examples (Debian ships them in /usr/share/doc/libfuse3-dev) and
 # runs with its defaults (cache=auto, no writeback cache), with one change: it opens the backing files without
 # O_DIRECT. As shipped it passes the caller's O_DIRECT on, and its 4 KiB O_DIRECT writes then fail with EINVAL (the
