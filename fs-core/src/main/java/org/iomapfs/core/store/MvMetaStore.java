@@ -54,8 +54,12 @@ public final class MvMetaStore implements MetaStore {
     private final MVMap<Long, Long> free;
     private final Superblock superblock;
     private final AtomicLong commits = new AtomicLong();
-    /** H2's retention time for dead chunks (default 45 s); the synced-version pin is what keeps recovery safe. */
-    static final int RETENTION_MS = 1000;
+    /**
+     * H2's retention time for dead chunks (default 45 s); the synced-version pin is what keeps recovery safe. The
+     * file holds about this long's worth of dead chunks, so it follows the commit rate: at 1 s, MemoryBoundTest's
+     * churn (about 7,700 commits in 2 s) left 20-35 MB; at 250 ms, 6-9 MB.
+     */
+    static final int RETENTION_MS = 250;
     static final long HOUSEKEEPING_INTERVAL_NS = 1_000_000_000L;
     /** Chunks are rewritten while the live pages fill less than this percentage of the chunks' space. */
     static final int COMPACT_FILL_RATE = 80;
