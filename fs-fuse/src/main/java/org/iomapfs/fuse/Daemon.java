@@ -6,6 +6,7 @@ import org.iomapfs.core.api.FsException;
 import org.iomapfs.fuse.watchdog.DaemonMeters;
 import org.iomapfs.fuse.watchdog.HungTaskWatchdog;
 
+import java.io.FileInputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,6 +26,9 @@ import java.util.stream.Stream;
  * then tears the session down, closes the engine (flush dirty data, commit metadata) and releases the image.
  * A hung-task watchdog ({@link HungTaskWatchdog}) reports requests and engine threads that stop making progress;
  * a hung daemon that gets SIGTERM aborts its FUSE connection and exits without waiting for the stuck threads.
+ * The shutdown hook is in place before the mount is: a signal that arrives while {@link #start} is still running
+ * waits for it to mount or fail, then stops what it mounted as any other (until 2026-12-05 the hook came after the
+ * mount, so a SIGTERM in between left the mount behind and lost every byte not yet written back).
  */
 public final class Daemon {
     /**
@@ -63,6 +67,10 @@ public final class Daemon {
     private Engine.Opened engine;
     private ImageLock lock;
     private final CountDownLatch closed = new CountDownLatch(1);
+    /** Counted down when {@link #start} has mounted ({@link #mounted}) or failed: what a signal's stop waits for. */
+    private final CountDownLatch started = new CountDownLatch(1);
+    private volatile boolean mounted;
+    private final Thread shutdownHook = new Thread(this::stop, "iomapfs-shutdown");
     private volatile boolean stopping;
     private int deviceMinor = -1;
     private long hungTimeoutSeconds = 30;
@@ -126,8 +134,33 @@ public final class Daemon {
             .map(m -> " (mounted at " + m.mountPoint() + ")").orElse(" by another iomapfs process");
     }
 
+    /**
+     * Test hook: a FIFO that {@link #start} opens for reading once the mount serves and before it returns, so a test
+     * can hold the daemon in that window (the open blocks until the test opens the FIFO for writing).
+     */
+    public static final String START_GATE_PROPERTY = "iomapfs.daemon.startGate";
+
     /** Checks, locks, opens, applies settings and mounts; throws {@link MountFailure} with the reason. */
     public void start() {
+        try {
+            Runtime.getRuntime().addShutdownHook(shutdownHook);
+        } catch (IllegalStateException e) {
+            throw new MountFailure("stopped by a signal before mounting " + s.mountPoint());
+        }
+        boolean ok = false;
+        try {
+            mountAndServe();
+            ok = true;
+        } finally {
+            mounted = ok;
+            if (!ok) {
+                removeShutdownHook();
+            }
+            started.countDown();
+        }
+    }
+
+    private void mountAndServe() {
         checkImage(s.image());
         checkMountPoint(s.mountPoint());
         checkFuseLibrary();
@@ -172,6 +205,7 @@ public final class Daemon {
             watchdog.start();
             Log.info("mount options: " + (s.options().readOnly() ? "ro" : "rw") + "," + s.options().atime()
                 + (s.options().readOnly() ? " (image opened read-only; changes are refused with EROFS)" : ""));
+            passStartGate();
         } catch (RuntimeException e) {
             if (remounts != null) {
                 remounts.close();
@@ -182,7 +216,27 @@ public final class Daemon {
             lock.close();
             throw e;
         }
-        Runtime.getRuntime().addShutdownHook(new Thread(this::stop, "iomapfs-shutdown"));
+    }
+
+    private static void passStartGate() {
+        String gate = System.getProperty(START_GATE_PROPERTY);
+        if (gate != null) {
+            try {
+                new FileInputStream(gate).close();
+                Log.info("passed the start gate " + gate);
+            } catch (IOException e) {
+                Log.info("cannot open the start gate " + gate + ": " + e.getMessage());
+            }
+        }
+    }
+
+    /** After a failed start: a JVM that goes on must not run stop for a mount that never was. */
+    private void removeShutdownHook() {
+        try {
+            Runtime.getRuntime().removeShutdownHook(shutdownHook);
+        } catch (IllegalStateException e) {
+            // shutting down already: the hook runs, finds nothing mounted and returns
+        }
     }
 
     private void applySettings(Controls c) {
@@ -289,12 +343,25 @@ public final class Daemon {
         }
     }
 
+    /** How long a signal during {@link #start} waits for it (opening a large image's metadata takes a while). */
+    private static final long START_WAIT_SECONDS = 120;
+
     /**
-     * SIGTERM/SIGINT (a JVM shutdown hook): push the kernel's dirty pages to us while we still serve
-     * (syncfs), unmount, and wait for {@link #runUntilUnmounted} to close the engine.
+     * SIGTERM/SIGINT (a JVM shutdown hook): once {@link #start} has mounted (a signal while it runs waits for it),
+     * push the kernel's dirty pages to us while we still serve (syncfs), unmount, and wait for
+     * {@link #runUntilUnmounted} to close the engine.
      */
     public void stop() {
-        if (stopping || closed.getCount() == 0) {
+        try {
+            if (!started.await(START_WAIT_SECONDS, TimeUnit.SECONDS)) {
+                Log.info("signalled while starting, and still starting after " + START_WAIT_SECONDS + " s; exiting");
+                return;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        }
+        if (!mounted || stopping || closed.getCount() == 0) {
             return;
         }
         stopping = true;

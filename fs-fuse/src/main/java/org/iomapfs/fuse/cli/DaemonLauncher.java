@@ -1,6 +1,7 @@
 package org.iomapfs.fuse.cli;
 
 import org.iomapfs.core.lockdep.LockOrder;
+import org.iomapfs.fuse.Daemon;
 import org.iomapfs.fuse.Mounts;
 import org.iomapfs.fuse.Native;
 import picocli.CommandLine.Model.CommandSpec;
@@ -83,7 +84,8 @@ final class DaemonLauncher {
         if (daemonOpts != null && !daemonOpts.isBlank()) {
             cmd.addAll(List.of(daemonOpts.strip().split("\\s+")));
         }
-        for (String p : List.of(Native.LIBFUSE_PROPERTY, LockOrder.PROPERTY, LockOrder.DIR_PROPERTY)) {
+        for (String p : List.of(Native.LIBFUSE_PROPERTY, LockOrder.PROPERTY, LockOrder.DIR_PROPERTY,
+                Daemon.START_GATE_PROPERTY)) {
             if (System.getProperty(p) != null) {
                 cmd.add("-D" + p + "=" + System.getProperty(p));
             }
