@@ -6,7 +6,6 @@ import org.iomapfs.core.api.FsException;
 import org.iomapfs.fuse.watchdog.DaemonMeters;
 import org.iomapfs.fuse.watchdog.HungTaskWatchdog;
 
-import java.io.FileInputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -135,10 +134,12 @@ public final class Daemon {
     }
 
     /**
-     * Test hook: a FIFO that {@link #start} opens for reading once the mount serves and before it returns, so a test
-     * can hold the daemon in that window (the open blocks until the test opens the FIFO for writing).
+     * Test hook: when "true", {@link #start} holds once the mount serves, before it returns, until a signal's
+     * {@link #stop} runs, so that a test's SIGTERM lands in that window by construction.
      */
-    public static final String START_GATE_PROPERTY = "iomapfs.daemon.startGate";
+    public static final String HOLD_START_PROPERTY = "iomapfs.daemon.holdStartForSignal";
+    /** Opened by {@link #stop}; what {@link #HOLD_START_PROPERTY} holds the start on. */
+    private final CountDownLatch signalled = new CountDownLatch(1);
 
     /** Checks, locks, opens, applies settings and mounts; throws {@link MountFailure} with the reason. */
     public void start() {
@@ -205,7 +206,7 @@ public final class Daemon {
             watchdog.start();
             Log.info("mount options: " + (s.options().readOnly() ? "ro" : "rw") + "," + s.options().atime()
                 + (s.options().readOnly() ? " (image opened read-only; changes are refused with EROFS)" : ""));
-            passStartGate();
+            holdStartForSignal();
         } catch (RuntimeException e) {
             if (remounts != null) {
                 remounts.close();
@@ -218,14 +219,13 @@ public final class Daemon {
         }
     }
 
-    private static void passStartGate() {
-        String gate = System.getProperty(START_GATE_PROPERTY);
-        if (gate != null) {
+    private void holdStartForSignal() {
+        if (Boolean.getBoolean(HOLD_START_PROPERTY)) {
+            Log.info("holding the start until a signal (" + HOLD_START_PROPERTY + ")");
             try {
-                new FileInputStream(gate).close();
-                Log.info("passed the start gate " + gate);
-            } catch (IOException e) {
-                Log.info("cannot open the start gate " + gate + ": " + e.getMessage());
+                signalled.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
         }
     }
@@ -352,6 +352,7 @@ public final class Daemon {
      * {@link #runUntilUnmounted} to close the engine.
      */
     public void stop() {
+        signalled.countDown();
         try {
             if (!started.await(START_WAIT_SECONDS, TimeUnit.SECONDS)) {
                 Log.info("signalled while starting, and still starting after " + START_WAIT_SECONDS + " s; exiting");

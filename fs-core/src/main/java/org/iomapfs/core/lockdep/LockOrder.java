@@ -48,7 +48,8 @@ package org.iomapfs.core.lockdep;
  * nothing, and it is only held to change the knob.
  * Outside the engine, fs-fuse's {@code ControlErrors} monitor is a leaf, taken after a control write returned;
  * the daemon's shutdown hook ({@code Daemon.stop}) waits, holding nothing, for the start to mount or fail and then
- * for the engine to close, and neither waits for the hook.
+ * for the engine to close, and neither waits for the hook (a test's hold of the start waits for the hook to begin,
+ * which the hook signals before it waits).
  * {@code FsContext.invalidateCached} hands a range to the daemon's kernel-cache invalidation holding anything and
  * never blocks (a lock-free queue and an unpark); the daemon's notifier thread waits on nothing of the engine.
  * Reclaim only trylocks folios, so it adds no dependency. Inode eviction (iput_final) runs holding nothing:

@@ -85,7 +85,7 @@ final class DaemonLauncher {
             cmd.addAll(List.of(daemonOpts.strip().split("\\s+")));
         }
         for (String p : List.of(Native.LIBFUSE_PROPERTY, LockOrder.PROPERTY, LockOrder.DIR_PROPERTY,
-                Daemon.START_GATE_PROPERTY)) {
+                Daemon.HOLD_START_PROPERTY)) {
             if (System.getProperty(p) != null) {
                 cmd.add("-D" + p + "=" + System.getProperty(p));
             }
