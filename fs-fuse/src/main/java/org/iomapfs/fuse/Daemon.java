@@ -69,6 +69,10 @@ public final class Daemon {
     /** Counted down when {@link #start} has mounted ({@link #mounted}) or failed: what a signal's stop waits for. */
     private final CountDownLatch started = new CountDownLatch(1);
     private volatile boolean mounted;
+    /** Opened by {@link #stop}; what {@link #HOLD_START_PROPERTY} holds the start on. */
+    private final CountDownLatch signalled = new CountDownLatch(1);
+    /** How long a signal during {@link #start} waits for it (opening a large image's metadata takes a while). */
+    private static final long START_WAIT_SECONDS = 120;
     private final Thread shutdownHook = new Thread(this::stop, "iomapfs-shutdown");
     private volatile boolean stopping;
     private int deviceMinor = -1;
@@ -138,8 +142,6 @@ public final class Daemon {
      * {@link #stop} runs, so that a test's SIGTERM lands in that window by construction.
      */
     public static final String HOLD_START_PROPERTY = "iomapfs.daemon.holdStartForSignal";
-    /** Opened by {@link #stop}; what {@link #HOLD_START_PROPERTY} holds the start on. */
-    private final CountDownLatch signalled = new CountDownLatch(1);
 
     /** Checks, locks, opens, applies settings and mounts; throws {@link MountFailure} with the reason. */
     public void start() {
@@ -342,9 +344,6 @@ public final class Daemon {
             Log.error("closing the engine after a failed mount", e);
         }
     }
-
-    /** How long a signal during {@link #start} waits for it (opening a large image's metadata takes a while). */
-    private static final long START_WAIT_SECONDS = 120;
 
     /**
      * SIGTERM/SIGINT (a JVM shutdown hook): once {@link #start} has mounted (a signal while it runs waits for it),
